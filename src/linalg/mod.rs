@@ -1,0 +1,5 @@
+//! Dense linear algebra: one general matrix multiply, threaded deterministically.
+
+mod gemm;
+
+pub use gemm::gemm;
