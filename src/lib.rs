@@ -1,6 +1,7 @@
 //! `distill`: knowledge distillation (Hinton, Vinyals & Dean 2015) on MNIST with a hand-written,
 //! gradient-checked numeric engine.
 
+pub mod atomic;
 pub mod data;
 pub mod error;
 pub mod gradcheck;
