@@ -14,8 +14,9 @@
 //!
 //! Nothing is allocated before the header has been checked against the size of the file: a raw
 //! file must hold exactly `header + Π dims` bytes, and a gzip file cannot decompress to more than
-//! [`MAX_GZIP_RATIO`] times its own size. The payload is then read through `take(Π dims)`, so even
-//! a header that passes the bound can never make the reader hold more than the stream yields.
+//! [`MAX_GZIP_RATIO`] times its own size. A gzip payload is then read through `take(Π dims)` into a
+//! growing buffer, so even a header that passes the bound can never make the reader hold more
+//! than the stream yields.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
@@ -34,9 +35,6 @@ pub const DTYPE_U8: u8 = 0x08;
 
 /// The largest expansion deflate can reach: 258 output bytes per 2-bit code, about 1032:1.
 pub const MAX_GZIP_RATIO: u64 = 1032;
-
-/// Up to this many payload bytes are reserved up front; a larger payload grows as it arrives.
-const PREALLOC_LIMIT: u64 = 64 << 20;
 
 /// A decoded u8 IDX file: its dimensions and its row-major payload.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -233,7 +231,12 @@ impl<'a> Decoder<'a> {
         let expected_len = usize::try_from(expected).map_err(|_| overflow())?;
 
         self.check_size(expected, header_len)?;
-        let mut data = Vec::with_capacity(expected.min(PREALLOC_LIMIT) as usize);
+        // Raw: the size check proved the file holds exactly the payload, so reserve it at once.
+        // Gzip: the payload grows as the stream yields it, never beyond what it really holds.
+        let mut data = match self.encoding {
+            Encoding::Raw => Vec::with_capacity(expected_len),
+            Encoding::Gzip => Vec::new(),
+        };
         (&mut reader)
             .take(expected)
             .read_to_end(&mut data)
