@@ -44,7 +44,11 @@ pub struct Idx {
 }
 
 impl Idx {
-    /// The dimensions from the header, outermost first (`[count, rows, cols]` for images).
+    /// The dimensions from the header, outermost first.
+    ///
+    /// ```text
+    /// [count, rows, cols] for images, [count] for labels
+    /// ```
     pub fn dims(&self) -> &[usize] {
         &self.dims
     }
@@ -59,6 +63,10 @@ impl Idx {
     }
 
     /// Splits into dimensions and payload without copying.
+    ///
+    /// ```text
+    /// (dims, data)   shapes  data: (Π dims)
+    /// ```
     pub fn into_parts(self) -> (Vec<usize>, Vec<u8>) {
         (self.dims, self.data)
     }

@@ -73,6 +73,10 @@ impl MnistFiles {
     }
 
     /// The four paths in the order of [`FILE_NAMES`].
+    ///
+    /// ```text
+    /// [train_images, train_labels, test_images, test_labels]
+    /// ```
     pub fn paths(&self) -> [&Path; 4] {
         [
             &self.train_images,
@@ -109,6 +113,10 @@ impl Mnist {
     }
 
     /// Loads and validates the four given files; the train and test splits decode in parallel.
+    ///
+    /// ```text
+    /// train = (train_images, train_labels)   test = (test_images, test_labels)   checks as load
+    /// ```
     ///
     /// # Errors
     /// As [`Mnist::load`], without the search for names.

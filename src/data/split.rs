@@ -56,17 +56,29 @@ impl Split {
         }
     }
 
-    /// Number of examples `n`.
+    /// Number of examples.
+    ///
+    /// ```text
+    /// n = labels.len() = pixels.nrows()
+    /// ```
     pub fn len(&self) -> usize {
         self.labels.len()
     }
 
-    /// `n == 0`.
+    /// Whether the split holds no examples.
+    ///
+    /// ```text
+    /// is_empty = (n == 0)
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
 
-    /// `(rows, cols)` of every image.
+    /// The shape of every image.
+    ///
+    /// ```text
+    /// (rows, cols)      (28, 28) for MNIST
+    /// ```
     pub fn image_shape(&self) -> (usize, usize) {
         (self.rows, self.cols)
     }
@@ -89,7 +101,11 @@ impl Split {
         self.pixels.view()
     }
 
-    /// The labels, each `< CLASSES`.
+    /// The labels.
+    ///
+    /// ```text
+    /// shapes  (n), each < CLASSES
+    /// ```
     pub fn labels(&self) -> &[u8] {
         &self.labels
     }
