@@ -216,17 +216,18 @@ fn strided_and_negative_stride_views_match_reference() {
     }
 }
 
-/// Shapes above the parallel threshold (2·M·K·N ≥ 1.5 MFLOP), split along M or along N, and one
-/// just below it; run in pools of 2 and 3 threads so the blocked path is the one checked.
+/// Shapes above the parallel threshold (2·M·K·N ≥ 8 MFLOP, `PARALLEL_MIN_FLOPS` in
+/// src/linalg/gemm.rs), split along M or along N, and one below it; run in pools of 2 and 3
+/// threads so the blocked path is the one checked.
 #[test]
 fn threaded_shapes_match_reference() {
     let shapes = [
         (64, 784, 130),  // N split, 13 MFLOP
-        (130, 64, 130),  // M split (M = N), 2.2 MFLOP
-        (257, 33, 129),  // M split, odd, 2.2 MFLOP
-        (33, 200, 301),  // N split, odd, 4.0 MFLOP
-        (130, 64, 70),   // 1.16 MFLOP
-        (1, 1000, 1000), // a single row, N split
+        (130, 300, 130), // M split (M = N), 10 MFLOP
+        (257, 65, 257),  // M split, odd, 8.6 MFLOP
+        (33, 400, 401),  // N split, odd, 10.6 MFLOP
+        (1, 3000, 2000), // a single row, N split, 12 MFLOP
+        (130, 64, 70),   // serial, 1.2 MFLOP
     ];
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(4);
     for threads in [2, 3] {
@@ -290,7 +291,7 @@ fn odd_shapes_are_bit_identical_for_1_2_3_threads() {
         (333, 517, 131), // M split
         (301, 77, 299),  // M split, M ≈ N
         (67, 301, 257),  // N split
-        (17, 999, 203),  // N split, M below one tile
+        (17, 999, 303),  // N split, M below one tile
     ] {
         assert_bit_identical_across_pools(shape, row_major);
     }
