@@ -2,6 +2,7 @@
 //! gradient-checked numeric engine.
 
 pub mod atomic;
+pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod gradcheck;
