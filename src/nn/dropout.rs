@@ -24,6 +24,10 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use super::Mode;
 use crate::scalar::Scalar;
 
+/// Elements whose 32-bit draws are generated before they are applied (even, so only the last
+/// block of a pass can hold an odd count).
+const DRAW_BLOCK: usize = 256;
+
 /// The random stream dropout masks are drawn from.
 pub type MaskRng = Xoshiro256PlusPlus;
 
@@ -102,7 +106,12 @@ impl<A: Scalar> Dropout<A> {
     /// # Panics
     /// If `x` is not in standard (row-major, contiguous) layout.
     #[track_caller]
-    pub fn forward<R: RngCore>(&mut self, mut x: ArrayViewMut2<A>, mode: Mode, rng: &mut R) {
+    pub fn forward<R: RngCore + Clone>(
+        &mut self,
+        mut x: ArrayViewMut2<A>,
+        mode: Mode,
+        rng: &mut R,
+    ) {
         let dim = x.dim();
         let active = mode == Mode::Train && self.p > 0.0;
         self.last = Some((dim, active));
@@ -117,21 +126,27 @@ impl<A: Scalar> Dropout<A> {
             .as_slice_mut()
             .expect("dropout input must be in standard layout");
         let (t, scale, zero) = (self.threshold, self.scale, A::zero());
-        let keep = |u: u32| if u >= t { scale } else { zero }; // m/(1 − p)
-        let mask = &mut self.mask[..n];
-        let mut x_pairs = xs.chunks_exact_mut(2);
-        let mut m_pairs = mask.chunks_exact_mut(2);
-        for (xp, mp) in (&mut x_pairs).zip(&mut m_pairs) {
-            let bits = rng.next_u64();
-            mp[0] = keep(bits as u32); // low half → element 2k
-            mp[1] = keep((bits >> 32) as u32); // high half → element 2k + 1
-            xp[0] *= mp[0]; // y = x·m/(1 − p)
-            xp[1] *= mp[1];
+        // Two phases per block of DRAW_BLOCK elements: draw the 32-bit numbers serially, then
+        // a branch-free loop the compiler vectorises (compare + blend + multiply). A per-element
+        // branch on random keep/drop decisions mispredicts half the time (measured ~10x slower).
+        // The generator is a local copy, written back at the end, so its state stays in registers.
+        let mut local = rng.clone();
+        let mut draws = [0u32; DRAW_BLOCK];
+        for (x_blk, m_blk) in xs
+            .chunks_mut(DRAW_BLOCK)
+            .zip(self.mask[..n].chunks_mut(DRAW_BLOCK))
+        {
+            for pair in draws[..x_blk.len().next_multiple_of(2)].chunks_exact_mut(2) {
+                let bits = local.next_u64();
+                pair[0] = bits as u32; // low half → element 2k
+                pair[1] = (bits >> 32) as u32; // high half → element 2k + 1
+            }
+            for ((x, m), &u) in x_blk.iter_mut().zip(m_blk.iter_mut()).zip(&draws) {
+                *m = if u >= t { scale } else { zero }; // m/(1 − p), m = [u ≥ t]
+                *x *= *m; // y = x·m/(1 − p)
+            }
         }
-        if let ([x_last], [m_last]) = (x_pairs.into_remainder(), m_pairs.into_remainder()) {
-            *m_last = keep(rng.next_u64() as u32);
-            *x_last *= *m_last;
-        }
+        *rng = local;
     }
 
     /// Gradient with respect to the input, in place: `dy <- dy ⊙ m/(1 − p)` (identity when the

@@ -19,11 +19,7 @@ use crate::scalar::Scalar;
 /// ```
 pub fn relu_forward<A: Scalar>(mut x: ArrayViewMut2<A>) {
     let zero = A::zero();
-    x.map_inplace(|v| {
-        if *v < zero {
-            *v = zero; // y = max(x, 0)
-        }
-    });
+    x.map_inplace(|v| *v = if *v < zero { zero } else { *v }); // y = max(x, 0)
 }
 
 /// `dy <- dy ⊙ [y > 0]` in place: the gradient with respect to the ReLU's input.
