@@ -221,7 +221,13 @@ mod tests {
 
     #[test]
     fn forward_and_backward_match_hand_values() {
-        // W = [[1, 2], [3, 4], [5, 6]], b = [0.5, -1], x = [[1, 0, -1], [2, 1, 0]]
+        // Expected values from NumPy:
+        //   W = np.array([[1., 2], [3, 4], [5, 6]]); b = np.array([.5, -1])
+        //   x = np.array([[1., 0, -1], [2, 1, 0]]); dy = np.array([[1., -1], [2, .5]])
+        //   x @ W + b    -> [[-3.5, -5.0], [5.5, 7.0]]
+        //   x.T @ dy     -> [[5.0, 0.0], [2.0, 0.5], [-1.0, 1.0]]
+        //   dy.sum(0)    -> [3.0, -0.5]
+        //   dy @ W.T     -> [[-1.0, -1.0, -1.0], [3.0, 8.0, 13.0]]
         let mut layer = Dense::from_parameters(
             array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]],
             array![0.5, -1.0],
