@@ -30,6 +30,14 @@ pub enum Error {
     #[error("{}: empty file", path.display())]
     Empty { path: PathBuf },
 
+    /// The file ends inside the IDX header.
+    #[error("{}: truncated header: an IDX header of {expected} bytes, found {found}", path.display())]
+    TruncatedHeader {
+        path: PathBuf,
+        expected: u64,
+        found: u64,
+    },
+
     /// The first bytes are not an IDX header.
     #[error("{}: bad magic: expected {expected}, found {found}", path.display())]
     BadMagic {
@@ -114,6 +122,22 @@ pub enum Error {
         train_cols: usize,
         test_rows: usize,
         test_cols: usize,
+    },
+
+    /// A decoded file whose SHA-256 differs from the one its checksum file lists.
+    #[error("{}: payload SHA-256 mismatch: expected {expected}, found {found}", path.display())]
+    ChecksumMismatch {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+
+    /// A checksum file that is not in `sha256sum` format.
+    #[error("{}: line {line}: {reason}", path.display())]
+    ChecksumFile {
+        path: PathBuf,
+        line: usize,
+        reason: String,
     },
 
     // ----- configuration -------------------------------------------------------------------

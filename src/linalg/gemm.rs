@@ -14,12 +14,19 @@ use rayon::prelude::*;
 
 use crate::scalar::Scalar;
 
-/// Products smaller than this many floating-point operations (2·M·K·N) run on one thread:
-/// below it, waking a second worker costs more than it saves.
-const PARALLEL_MIN_FLOPS: usize = 1_500_000;
+/// Products smaller than this many floating-point operations (2·M·K·N) run on one thread.
+///
+/// Measured on the 2-core Zen 5 VM (f32, split in two vs one call): with rayon workers still
+/// spinning from the previous call the split wins from ~0.5 MFLOP up, but a worker idle for
+/// ≥ 30 µs has gone to sleep and waking it costs ~35 µs, so a cold split only wins from
+/// ~15 MFLOP up. The output-layer products (64×1200×10 and its transposes, 1.5 MFLOP) sit
+/// between bias/ReLU/loss work and lost 15-35% when split; every hidden-layer product (≥ 30 MFLOP)
+/// wins either way. 8 MFLOP splits the latter and keeps the former serial.
+const PARALLEL_MIN_FLOPS: usize = 8_000_000;
 
 /// Blocks are cut at multiples of this many rows/columns, so each block keeps whole
-/// micro-kernel tiles (matrixmultiply's f32 AVX kernels are 8 or 16 wide).
+/// micro-kernel tiles (matrixmultiply's f32 AVX-512 kernel is 16×16). Measured: 16 and 1 are
+/// within noise of each other; one block per thread beats 2 or 3 per thread by 2-9%.
 const BLOCK_ALIGN: usize = 16;
 
 /// General matrix multiply: `C <- alpha·A·B + beta·C`.

@@ -1,0 +1,166 @@
+//! SHA-256 of decoded IDX files, checked against a `sha256sum`-style list (`PAYLOAD_SHA256SUMS`).
+//!
+//! The checksum is over the decoded file (header and payload), so the same data gzipped by a
+//! different compressor still verifies; `zcat train-images-idx3-ubyte.gz | sha256sum` gives it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::data::idx::header;
+use crate::data::mnist::{Mnist, MnistFiles, FILE_NAMES};
+use crate::data::split::Split;
+use crate::error::{Error, Result};
+
+/// The checksum list of decoded payloads, in the data directory.
+pub const PAYLOAD_SUMS_FILE: &str = "PAYLOAD_SHA256SUMS";
+
+/// What the payload check found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PayloadCheck {
+    /// The directory has no [`PAYLOAD_SUMS_FILE`]: nothing to check (not an error).
+    NoChecksumFile,
+    /// The listed files all matched; `unlisted` names standard files the list does not cover.
+    Verified {
+        verified: Vec<&'static str>,
+        unlisted: Vec<&'static str>,
+    },
+}
+
+impl fmt::Display for PayloadCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PayloadCheck::NoChecksumFile => {
+                write!(
+                    f,
+                    "payload checksums: no checksum file ({PAYLOAD_SUMS_FILE})"
+                )
+            }
+            PayloadCheck::Verified { verified, unlisted } => {
+                write!(
+                    f,
+                    "payload checksums: {} of {} decoded files match {PAYLOAD_SUMS_FILE}",
+                    verified.len(),
+                    FILE_NAMES.len()
+                )?;
+                if !unlisted.is_empty() {
+                    write!(f, " (not listed: {})", unlisted.join(", "))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Lowercase hex SHA-256 of a decoded u8 IDX file.
+///
+/// ```text
+/// sha256( header(dims) ++ data )     header as in crate::data::idx::header
+/// ```
+///
+/// # Panics
+/// As [`header`]: more than 255 dimensions or a dimension above `u32::MAX`.
+#[track_caller]
+pub fn idx_sha256(dims: &[usize], data: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(header(dims));
+    hasher.update(data);
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Reads a `sha256sum` list: `<64 hex digits> <space> <space or *> <name>` per line.
+///
+/// ```text
+/// "ba89…76db  train-images-idx3-ubyte"  →  { "train-images-idx3-ubyte": "ba89…76db" }
+/// ```
+/// Blank lines are skipped. Returns `None` when the file does not exist.
+///
+/// # Errors
+/// [`Error::Io`] if it cannot be read, [`Error::ChecksumFile`] naming a malformed line.
+pub fn read_sums(path: &Path) -> Result<Option<BTreeMap<String, String>>> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let mut sums = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |reason: &str| Error::ChecksumFile {
+            path: path.to_path_buf(),
+            line: i + 1,
+            reason: reason.into(),
+        };
+        let (digest, name) = line
+            .split_once(' ')
+            .ok_or_else(|| bad("expected `<sha256>  <name>`"))?;
+        let name = name
+            .strip_prefix(' ')
+            .or_else(|| name.strip_prefix('*'))
+            .ok_or_else(|| bad("expected two spaces or ` *` between digest and name"))?;
+        if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad("the digest is not 64 hex digits"));
+        }
+        sums.insert(name.to_string(), digest.to_ascii_lowercase());
+    }
+    Ok(Some(sums))
+}
+
+/// Checks the decoded files of a loaded data set against `dir/PAYLOAD_SHA256SUMS`.
+///
+/// ```text
+/// for each standard name listed:  idx_sha256(decoded file) = listed digest
+/// ```
+/// The digests are computed from `mnist` (the header is determined by the shape), so nothing is
+/// read twice.
+///
+/// # Errors
+/// [`Error::ChecksumMismatch`] naming the first data file whose digest differs, or the errors
+/// of [`read_sums`].
+pub fn verify_payloads(dir: &Path, files: &MnistFiles, mnist: &Mnist) -> Result<PayloadCheck> {
+    let Some(sums) = read_sums(&dir.join(PAYLOAD_SUMS_FILE))? else {
+        return Ok(PayloadCheck::NoChecksumFile);
+    };
+    let (mut verified, mut unlisted) = (Vec::new(), Vec::new());
+    let splits = [&mnist.train, &mnist.train, &mnist.test, &mnist.test];
+    for (k, ((name, path), split)) in FILE_NAMES.iter().zip(files.paths()).zip(splits).enumerate() {
+        let Some(expected) = sums.get(*name) else {
+            unlisted.push(*name);
+            continue;
+        };
+        let found = if k % 2 == 0 {
+            images_sha256(split)
+        } else {
+            idx_sha256(&[split.len()], split.labels())
+        };
+        if &found != expected {
+            return Err(Error::ChecksumMismatch {
+                path: path.to_path_buf(),
+                expected: expected.clone(),
+                found,
+            });
+        }
+        verified.push(*name);
+    }
+    Ok(PayloadCheck::Verified { verified, unlisted })
+}
+
+/// The digest of a split's image file: dims `(n, rows, cols)`, pixels row-major.
+fn images_sha256(split: &Split) -> String {
+    let (rows, cols) = split.image_shape();
+    let pixels = split.pixels();
+    let data = pixels
+        .as_slice()
+        .expect("Split keeps its pixels in standard layout");
+    idx_sha256(&[split.len(), rows, cols], data)
+}

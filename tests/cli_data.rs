@@ -1,0 +1,134 @@
+//! `distill data` as a user runs it: the built binary, its exit code, stdout and stderr.
+
+mod idx_builder;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use idx_builder::{gzip, pixels, u8_idx, write_set, SplitFiles};
+
+fn distill(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_distill"))
+        .args(args)
+        .output()
+        .expect("the distill binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn shipped_mnist_is_described_and_verified() {
+    let out = distill(&["data"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("train: 60000 examples"), "{stdout}");
+    assert!(stdout.contains("test:  10000 examples"), "{stdout}");
+    assert!(stdout.contains("image shape: 28x28"), "{stdout}");
+    assert!(
+        stdout.contains("  train  5923  6742  5958  6131  5842  5421  5918  6265  5851  5949"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  test    980  1135  1032  1010   982   892   958  1028   974  1009"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("mean pixel (of 255): train 33.32"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("4 of 4 decoded files match PAYLOAD_SHA256SUMS"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_folder_without_checksums_is_fine() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(
+        dir.path(),
+        &SplitFiles::new(6, 3, 2),
+        &SplitFiles::new(4, 3, 2),
+        true,
+    );
+    let out = distill(&["data", "--data", dir.path().to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("image shape: 3x2"), "{stdout}");
+    assert!(stdout.contains("no checksum file"), "{stdout}");
+}
+
+/// Runs `distill data --data dir`; expects failure with `error: <path>…` on stderr.
+fn assert_fails_naming(dir: &Path, named: &Path) -> String {
+    let out = distill(&["data", "--data", dir.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "exit 0 with stderr {stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: {}", named.display())),
+        "{stderr}"
+    );
+    stderr
+}
+
+#[test]
+fn corrupt_data_fails_with_the_file_named() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(
+        dir.path(),
+        &SplitFiles::new(6, 3, 2),
+        &SplitFiles::new(4, 3, 2),
+        true,
+    );
+    let path = dir.path().join("t10k-images-idx3-ubyte.gz");
+    let bytes = u8_idx(&[4, 3, 2], &pixels(24));
+    fs::write(&path, gzip(&bytes[..bytes.len() - 4])).unwrap();
+    let stderr = assert_fails_naming(dir.path(), &path);
+    assert!(
+        stderr.contains("truncated: header promises 24 payload bytes, found 20"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_folder_fails_with_it_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let absent = dir.path().join("no-such-data");
+    assert_fails_naming(&absent, &absent);
+}
+
+#[test]
+fn a_checksum_mismatch_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(
+        dir.path(),
+        &SplitFiles::new(6, 3, 2),
+        &SplitFiles::new(4, 3, 2),
+        false,
+    );
+    let sums = format!("{}  train-labels-idx1-ubyte\n", "ab".repeat(32));
+    fs::write(dir.path().join("PAYLOAD_SHA256SUMS"), sums).unwrap();
+    let stderr = assert_fails_naming(dir.path(), &dir.path().join("train-labels-idx1-ubyte"));
+    assert!(stderr.contains("SHA-256 mismatch"), "{stderr}");
+}
+
+#[test]
+fn help_everywhere() {
+    for args in [&["--help"][..], &["data", "--help"], &["help", "data"]] {
+        let out = distill(args);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert!(stdout.contains("Usage: distill"), "{args:?}: {stdout}");
+    }
+    let stdout = text(&distill(&["data", "--help"]).stdout);
+    assert!(stdout.contains("--data <DIR>"), "{stdout}");
+}
+
+#[test]
+fn an_unknown_flag_is_a_usage_error() {
+    let out = distill(&["data", "--bogus"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--bogus"));
+}

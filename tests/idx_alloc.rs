@@ -1,0 +1,85 @@
+//! The IDX reader never allocates for a size it has only been promised.
+//!
+//! A counting global allocator records the largest single allocation; this file holds one test,
+//! so nothing else runs in the process while it measures.
+
+mod idx_builder;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::fs;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use distill::data::idx::read_idx;
+use distill::Error;
+use idx_builder::{gzip, u8_idx};
+
+/// The system allocator, remembering the largest request since the last reset.
+struct Largest;
+
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call unchanged to `System`; only records sizes.
+unsafe impl GlobalAlloc for Largest {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LARGEST.fetch_max(new_size, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Largest = Largest;
+
+/// Largest single allocation made by `f`.
+fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    LARGEST.store(0, Ordering::Relaxed);
+    let out = f();
+    (out, LARGEST.load(Ordering::Relaxed))
+}
+
+#[test]
+fn promised_sizes_are_never_allocated() {
+    let dir = tempfile::tempdir().unwrap();
+    // Pseudo-random bytes (xorshift) do not compress: the gzip file is about as big as its content.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let noise: Vec<u8> = (0..200_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let mb = 1 << 20;
+
+    // Promises 2^31 images of 28×28 (1.7 TB): beyond 1032 × the file, rejected from the header.
+    let huge = dir.path().join("huge.gz");
+    fs::write(&huge, gzip(&u8_idx(&[1 << 31, 28, 28], &noise))).unwrap();
+    let (result, largest) = largest_allocation(|| read_idx(&huge));
+    assert!(matches!(result, Err(Error::TooLarge { .. })), "{result:?}");
+    assert!(largest < mb, "allocated {largest} bytes");
+
+    // Promises 100 MB, within 1032 × the ~200 KB file, but the stream holds 200 KB: the buffer
+    // grows with what arrives and stays near the real size.
+    let plausible = dir.path().join("plausible.gz");
+    fs::write(&plausible, gzip(&u8_idx(&[100_000, 1000], &noise))).unwrap();
+    let (result, largest) = largest_allocation(|| read_idx(&plausible));
+    assert!(
+        matches!(result, Err(Error::Truncated { found: 200_000, .. })),
+        "{result:?}"
+    );
+    assert!(largest < 2 * mb, "allocated {largest} bytes");
+
+    // The same promise in a raw file: found from the file size, nothing read.
+    let raw = dir.path().join("raw");
+    fs::write(&raw, u8_idx(&[1 << 31, 28, 28], &noise)).unwrap();
+    let (result, largest) = largest_allocation(|| read_idx(&raw));
+    assert!(matches!(result, Err(Error::Truncated { .. })), "{result:?}");
+    assert!(largest < mb, "allocated {largest} bytes");
+}
