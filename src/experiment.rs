@@ -4,14 +4,13 @@
 //! The CLI's `teacher`, `student` and `eval` commands call these one at a time; the pipeline
 //! (`distill run`) calls them all in order.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::{ModelConfig, TrainConfig};
-use crate::data::{Mnist, Split, CLASSES};
+use crate::data::{validation_split_at, Mnist, Split, CLASSES};
 use crate::error::{Error, Result};
 use crate::loss::{softmax, DistillLoss};
 use crate::metrics::one_vs_rest_auc;
@@ -36,7 +35,7 @@ impl Prepared {
     /// Loads `dir`, keeps the first `train_limit` training examples, splits off validation.
     ///
     /// # Errors
-    /// Any data error, or [`Error::InvalidConfig`] when the limit leaves no training example.
+    /// Any data error, or [`Error::InvalidConfig`] when the split leaves either side empty.
     pub fn load(dir: &Path, config: &TrainConfig) -> Result<Self> {
         config.validate()?;
         let mnist = Mnist::load(dir)?;
@@ -44,17 +43,8 @@ impl Prepared {
             Some(n) => mnist.train.take_first(n),
             None => mnist.train,
         };
+        validation_split_at(limited.len(), config.validation_split)?; // refuses an empty side
         let (train, validation) = limited.split_last(config.validation_split);
-        if train.is_empty() {
-            return Err(Error::InvalidConfig {
-                field: "train-limit",
-                reason: format!(
-                    "{} examples with validation split {} leave none to train on",
-                    limited.len(),
-                    config.validation_split
-                ),
-            });
-        }
         Ok(Prepared {
             dir: dir.to_path_buf(),
             train,
@@ -168,9 +158,7 @@ pub fn save_model(path: &Path, model: &Mlp<f32>, config: &impl Serialize) -> Res
         return Err(Error::OutputExists { path: path.to_path_buf() });
     }
     let layers: Vec<_> = model.layers().iter().map(|d| (d.weight.view(), d.bias.view())).collect();
-    let mut metadata = BTreeMap::new();
-    metadata.insert("config".to_string(), json(config));
-    metadata.insert("dropout".to_string(), model.dropout().to_string());
+    let metadata = checkpoint::mlp_metadata(&model.sizes(), model.dropout(), &json(config));
     checkpoint::save(path, &layers, &metadata)
 }
 
@@ -180,7 +168,7 @@ pub fn save_model(path: &Path, model: &Mlp<f32>, config: &impl Serialize) -> Res
 /// Any checkpoint error, or a checkpoint whose input size differs from the data's.
 pub fn load_model(path: &Path, input_size: usize) -> Result<Mlp<f32>> {
     let ckpt: Checkpoint = checkpoint::load(path)?;
-    ckpt.check_input_size(input_size)?;
+    ckpt.check_input_size(path, input_size)?;
     let dropout = ckpt
         .metadata
         .get("dropout")

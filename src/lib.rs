@@ -49,6 +49,7 @@ pub mod loss;
 pub mod metrics;
 pub mod nn;
 pub mod optim;
+pub mod output;
 pub mod pipeline;
 pub mod report;
 pub mod scalar;

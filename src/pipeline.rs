@@ -8,15 +8,14 @@
 //! `logits_distilled.png`.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
 use crate::config::{ModelConfig, TrainConfig};
 use crate::data::CLASSES;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::output;
 use crate::experiment::{
     load_model, model_report, save_model, student_seed, train_distilled, train_plain, Prepared, Trained,
 };
@@ -69,7 +68,7 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
     let data = Prepared::load(&config.data_dir, &config.train)?;
     let teacher_path = config.teacher_checkpoint.as_deref();
     let reused_teacher = teacher_path.map(|p| load_model(p, data.input_size())).transpose()?;
-    let out = prepare_out_dir(config.out_dir.as_deref())?;
+    let out = output::fresh_dir(config.out_dir.as_deref())?;
     progress.line(&format!("writing to {}", out.display()));
 
     let teacher = match reused_teacher {
@@ -210,28 +209,4 @@ fn versions() -> BTreeMap<String, String> {
         ("os".to_string(), std::env::consts::OS.to_string()),
         ("threads".to_string(), rayon::current_num_threads().to_string()),
     ])
-}
-
-/// Creates the output folder: the given one (refused when it exists and is not empty) or a
-/// fresh `runs/run-<unix seconds>[-k]`.
-fn prepare_out_dir(requested: Option<&Path>) -> Result<PathBuf> {
-    let dir = match requested {
-        Some(dir) => {
-            let non_empty = fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
-            if non_empty {
-                return Err(Error::OutputExists { path: dir.to_path_buf() });
-            }
-            dir.to_path_buf()
-        }
-        None => {
-            let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-            let base = PathBuf::from("runs").join(format!("run-{stamp}"));
-            (1..)
-                .map(|k| if k == 1 { base.clone() } else { PathBuf::from(format!("{}-{k}", base.display())) })
-                .find(|p| !p.exists())
-                .expect("an unused name exists")
-        }
-    };
-    fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    Ok(dir)
 }
