@@ -54,8 +54,8 @@ pub fn teacher(args: &TeacherArgs) -> Result<()> {
     let model = args.model.model_config(ModelConfig::teacher());
     config.validate()?;
     model.validate()?;
-    let out = output::dir_for(args.train.out.as_deref(), &["teacher.safetensors", "teacher.json"])?;
     let data = Prepared::load(&args.train.data, &config)?;
+    let out = output::dir_for(args.train.out.as_deref(), &["teacher.safetensors", "teacher.json"])?;
     let progress = Progress { quiet: args.train.quiet };
     let trained = train_plain(&data, &model, &config, config.seed, "teacher", progress)?;
     let settings = serde_json::json!({ "train": config, "model": model });
@@ -71,18 +71,19 @@ pub fn student(args: &StudentArgs) -> Result<()> {
     config.validate()?;
     model.validate()?;
     loss.validate()?;
-    let name = if args.scratch { "scratch" } else { "distilled" };
+    let data = Prepared::load(&args.train.data, &config)?;
+    let teacher = match &args.teacher {
+        Some(path) if !args.scratch => Some(load_model(path, data.input_size())?),
+        _ => None,
+    };
+    let name = if teacher.is_some() { "distilled" } else { "scratch" };
     let files = [format!("{name}.safetensors"), format!("{name}.json")];
     let out = output::dir_for(args.train.out.as_deref(), &[&files[0], &files[1]])?;
-    let data = Prepared::load(&args.train.data, &config)?;
     let progress = Progress { quiet: args.train.quiet };
     let settings = serde_json::json!({ "train": config, "model": model, "distill": loss });
-    let trained = match &args.teacher {
-        Some(path) if !args.scratch => {
-            let teacher = load_model(path, data.input_size())?;
-            train_distilled(&data, &teacher, &model, &loss, &config, progress)?.0
-        }
-        _ => train_plain(&data, &model, &config, student_seed(config.seed), "scratch", progress)?,
+    let trained = match &teacher {
+        Some(teacher) => train_distilled(&data, teacher, &model, &loss, &config, progress)?.0,
+        None => train_plain(&data, &model, &config, student_seed(config.seed), "scratch", progress)?,
     };
     finish(&out, name, &trained, &data, &settings, args.train.quiet)
 }
