@@ -24,13 +24,13 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
     /// Fraction of the training set held out for validation, from its end (Keras' validation_split).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     pub validation_split: f64,
     /// Epochs without a lower validation loss before early stopping.
     #[arg(long, default_value_t = 10)]
     pub patience: usize,
     /// Adam's learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
     pub learning_rate: f64,
     /// Seed of initial weights, dropout masks and shuffles.
     #[arg(long, default_value_t = 42)]
@@ -65,7 +65,7 @@ pub struct ModelArgs {
     #[arg(long, value_delimiter = ',', value_name = "W1,W2,..")]
     pub hidden: Option<Vec<usize>>,
     /// Dropout rate after each hidden ReLU [default: teacher 0.5; student 0].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub dropout: Option<f64>,
 }
 
@@ -83,10 +83,10 @@ impl ModelArgs {
 #[derive(Args, Debug, Clone)]
 pub struct DistillArgs {
     /// Weight of the hard loss CE(y, student); the soft loss gets 1 - alpha.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     pub alpha: f64,
     /// Softmax temperature T of the soft targets.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
     pub temperature: f64,
     /// Scale of the soft term: one (the notebook) or t-squared (the paper's T^2).
     #[arg(long, value_enum, default_value_t = SoftScale::One)]
@@ -118,13 +118,13 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',', default_value = "1200,1200", value_name = "W1,W2,..")]
     pub teacher_hidden: Vec<usize>,
     /// Teacher dropout rate.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     pub teacher_dropout: f64,
     /// Student hidden widths.
     #[arg(long, value_delimiter = ',', default_value = "300", value_name = "W1,W2,..")]
     pub student_hidden: Vec<usize>,
     /// Student dropout rate.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub student_dropout: f64,
 }
 
