@@ -1,1 +1,8 @@
-//! (to be written)
+//! Evaluation metrics: predicted classes, accuracy, confusion matrix, and ROC curves with their
+//! AUC computed the way scikit-learn computes them.
+
+mod accuracy;
+mod roc;
+
+pub use accuracy::{accuracy, confusion_matrix, error_count, predictions};
+pub use roc::{auc, class_roc_curve, macro_average, one_vs_rest_auc, roc_curve, RocCurve};

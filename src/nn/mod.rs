@@ -8,3 +8,13 @@ pub enum Mode {
     /// Dropout is the identity; the pass is deterministic.
     Eval,
 }
+
+pub mod dense;
+pub mod dropout;
+pub mod mlp;
+pub mod relu;
+
+pub use dense::Dense;
+pub use dropout::{mask_stream, Dropout, MaskRng};
+pub use mlp::{Mlp, PREDICT_CHUNK};
+pub use relu::{relu_backward, relu_forward};

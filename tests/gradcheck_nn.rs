@@ -1,0 +1,325 @@
+//! Gradient checks of every layer and of whole MLPs, in f64, with the fake loss
+//! `L = Σ y ⊙ r` (fixed random `r`, so `dL/dy = r`) and torch.autograd.gradcheck's defaults
+//! (eps 1e-6, atol 1e-5, rtol 1e-3). Plus: accumulation, a check that FAILS on a wrong dW, and
+//! bit-identical results for 1, 2 and 3 rayon threads.
+//!
+//! Dropout masks are frozen across perturbations by restarting the mask stream before every
+//! forward (`mask_stream(seed)` for a bare layer, `Mlp::reseed_dropout(seed)` for an MLP): the
+//! mask depends only on the stream, never on the values, so every evaluation drops the same units.
+
+use distill::gradcheck::{check_gradient, GradcheckReport, Tolerance};
+use distill::nn::{mask_stream, relu_backward, relu_forward, Dense, Dropout, Mlp, Mode};
+use ndarray::{Array, Array1, Array2, ArrayView2, Zip};
+use ndarray_rand::rand_distr::Uniform;
+use ndarray_rand::RandomExt;
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+const MASK_SEED: u64 = 99;
+
+fn uniform(shape: (usize, usize), seed: u64) -> Array2<f64> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    Array::random_using(shape, Uniform::new(-1.0, 1.0), &mut rng)
+}
+
+/// `L = Σ y ⊙ r`.
+fn fake_loss(y: ArrayView2<f64>, r: &Array2<f64>) -> f64 {
+    Zip::from(&y).and(r).fold(0.0, |acc, &y, &r| acc + y * r)
+}
+
+fn check(x: &mut [f64], analytic: &[f64], loss: impl FnMut(&[f64]) -> f64) -> GradcheckReport {
+    check_gradient(x, analytic, loss, Tolerance::default())
+}
+
+fn dense_fixture() -> (Dense<f64>, Array2<f64>, Array2<f64>) {
+    let weight = uniform((7, 5), 1);
+    let bias = Array1::from_iter(uniform((1, 5), 2));
+    let x = uniform((4, 7), 3);
+    let r = uniform((4, 5), 4);
+    (Dense::from_parameters(weight, bias), x, r)
+}
+
+fn dense_loss(layer: &Dense<f64>, x: ArrayView2<f64>, r: &Array2<f64>) -> f64 {
+    let mut y = Array2::zeros((x.nrows(), layer.d_out()));
+    layer.forward(x, y.view_mut());
+    fake_loss(y.view(), r)
+}
+
+#[test]
+fn dense_dx() {
+    let (mut layer, x, r) = dense_fixture();
+    let mut dx = Array2::zeros(x.dim());
+    layer.backward(x.view(), r.view(), Some(dx.view_mut()));
+    let mut flat = x.iter().copied().collect::<Vec<_>>();
+    let report = check(&mut flat, dx.as_slice().unwrap(), |v| {
+        dense_loss(&layer, ArrayView2::from_shape(x.dim(), v).unwrap(), &r)
+    });
+    assert!(report.passed(), "{report}");
+}
+
+#[test]
+fn dense_dweight() {
+    let (mut layer, x, r) = dense_fixture();
+    layer.backward(x.view(), r.view(), None);
+    let analytic = layer.dweight.as_slice().unwrap().to_vec();
+    let mut flat = layer.weight.as_slice().unwrap().to_vec();
+    let report = check(&mut flat, &analytic, |w| {
+        layer.weight.as_slice_mut().unwrap().copy_from_slice(w);
+        dense_loss(&layer, x.view(), &r)
+    });
+    assert!(report.passed(), "{report}");
+}
+
+#[test]
+fn dense_dbias() {
+    let (mut layer, x, r) = dense_fixture();
+    layer.backward(x.view(), r.view(), None);
+    let analytic = layer.dbias.to_vec();
+    let mut flat = layer.bias.to_vec();
+    let report = check(&mut flat, &analytic, |b| {
+        layer.bias.as_slice_mut().unwrap().copy_from_slice(b);
+        dense_loss(&layer, x.view(), &r)
+    });
+    assert!(report.passed(), "{report}");
+}
+
+#[test]
+fn checker_fails_on_a_wrong_dweight() {
+    let (mut layer, x, r) = dense_fixture();
+    layer.backward(x.view(), r.view(), None);
+    let good = layer.dweight.as_slice().unwrap().to_vec();
+    let mut flat = layer.weight.as_slice().unwrap().to_vec();
+    let mut loss = |w: &[f64]| {
+        layer.weight.as_slice_mut().unwrap().copy_from_slice(w);
+        dense_loss(&layer, x.view(), &r)
+    };
+    // One element 1% off.
+    let mut one_off = good.clone();
+    one_off[12] *= 1.01;
+    let report = check(&mut flat, &one_off, &mut loss);
+    assert!(!report.passed(), "{report}");
+    assert_eq!((report.failures, report.worst_index), (1, 12), "{report}");
+    // A plausible bug: dW = xᵀ·dy with a stray factor (e.g. a mean over the batch that the
+    // forward pass does not take).
+    let scaled: Vec<f64> = good.iter().map(|g| g / x.nrows() as f64).collect();
+    let report = check(&mut flat, &scaled, &mut loss);
+    assert!(!report.passed(), "{report}");
+    // The true gradient still passes with the same closure.
+    assert!(check(&mut flat, &good, &mut loss).passed());
+}
+
+#[test]
+fn relu_away_from_the_kink() {
+    // Shift every input at least 1e-3 away from 0, so x ± eps never crosses the kink.
+    let x = uniform((5, 6), 5).mapv(|v| v.signum() * (v.abs() + 1e-3));
+    assert!(x.iter().any(|&v| v < 0.0) && x.iter().any(|&v| v > 0.0));
+    let r = uniform((5, 6), 6);
+    let mut y = x.clone();
+    relu_forward(y.view_mut());
+    let mut dx = r.clone();
+    relu_backward(y.view(), dx.view_mut());
+    let mut flat = x.iter().copied().collect::<Vec<_>>();
+    let report = check(&mut flat, dx.as_slice().unwrap(), |v| {
+        let mut y = Array2::from_shape_vec(x.dim(), v.to_vec()).unwrap();
+        relu_forward(y.view_mut());
+        fake_loss(y.view(), &r)
+    });
+    assert!(report.passed(), "{report}");
+}
+
+#[test]
+fn dropout_with_a_frozen_mask() {
+    for mode in [Mode::Train, Mode::Eval] {
+        let x = uniform((6, 9), 7);
+        let r = uniform((6, 9), 8);
+        let mut layer = Dropout::new(0.5);
+        let mut y = x.clone();
+        layer.forward(y.view_mut(), mode, &mut mask_stream(MASK_SEED));
+        let mut dx = r.clone();
+        layer.backward(dx.view_mut());
+        if mode == Mode::Train {
+            let dropped = dx.iter().filter(|&&g| g == 0.0).count();
+            assert!(
+                dropped > 5 && dropped < 49,
+                "mask should drop some, keep some: {dropped}"
+            );
+        } else {
+            assert_eq!(dx, r);
+        }
+        let mut flat = x.iter().copied().collect::<Vec<_>>();
+        let report = check(&mut flat, dx.as_slice().unwrap(), |v| {
+            let mut y = Array2::from_shape_vec(x.dim(), v.to_vec()).unwrap();
+            layer.forward(y.view_mut(), mode, &mut mask_stream(MASK_SEED)); // same mask
+            fake_loss(y.view(), &r)
+        });
+        assert!(report.passed(), "{mode:?}: {report}");
+    }
+}
+
+fn parameters(mlp: &mut Mlp<f64>) -> Vec<f64> {
+    let mut out = Vec::new();
+    mlp.visit_parameters(|_, p, _| out.extend_from_slice(p));
+    out
+}
+
+fn gradients(mlp: &mut Mlp<f64>) -> Vec<f64> {
+    let mut out = Vec::new();
+    mlp.visit_parameters(|_, _, g| out.extend_from_slice(g));
+    out
+}
+
+fn set_parameters(mlp: &mut Mlp<f64>, theta: &[f64]) {
+    let mut at = 0;
+    mlp.visit_parameters(|_, p, _| {
+        p.copy_from_slice(&theta[at..at + p.len()]);
+        at += p.len();
+    });
+}
+
+/// The Mlp's forward rebuilt from its parts, as the docs describe it: returns the logits and the
+/// smallest |pre-activation| of any hidden unit (how close a ReLU input is to the kink).
+fn composed_forward(mlp: &Mlp<f64>, x: &Array2<f64>, mode: Mode) -> (Array2<f64>, f64) {
+    let mut rng = mask_stream(MASK_SEED);
+    let last = mlp.layers().len() - 1;
+    let mut h = x.clone();
+    let mut closest = f64::INFINITY;
+    for (l, layer) in mlp.layers().iter().enumerate() {
+        let mut z = Array2::zeros((x.nrows(), layer.d_out()));
+        layer.forward(h.view(), z.view_mut());
+        if l < last {
+            closest = z.iter().fold(closest, |m, v| m.min(v.abs()));
+            relu_forward(z.view_mut());
+            Dropout::new(mlp.dropout()).forward(z.view_mut(), mode, &mut rng);
+        }
+        h = z;
+    }
+    (h, closest)
+}
+
+/// Gradient of `L = Σ logits ⊙ r` with respect to every parameter of an MLP, masks frozen.
+fn check_mlp(sizes: &[usize], p: f64, mode: Mode) {
+    let mut mlp = Mlp::<f64>::new(sizes, p, 11);
+    // Nonzero biases so their path through the forward pass is exercised too.
+    let mut bias_rng = Xoshiro256PlusPlus::seed_from_u64(12);
+    mlp.visit_parameters(|slot, b, _| {
+        if slot % 2 == 1 {
+            let noise = Array::random_using(b.len(), Uniform::new(-0.3, 0.3), &mut bias_rng);
+            b.copy_from_slice(noise.as_slice().unwrap());
+        }
+    });
+    let x = uniform((5, sizes[0]), 13);
+    let r = uniform((5, *sizes.last().unwrap()), 14);
+
+    mlp.reseed_dropout(MASK_SEED);
+    let logits = mlp.forward(x.view(), mode).to_owned();
+    let (composed, closest) = composed_forward(&mlp, &x, mode);
+    assert_eq!(
+        logits, composed,
+        "the Mlp must be exactly its layers composed"
+    );
+    assert!(
+        closest > 1e-3,
+        "a ReLU input is {closest} from the kink: pick other seeds"
+    );
+    mlp.zero_grad();
+    mlp.backward(r.view());
+    let analytic = gradients(&mut mlp);
+    assert!(analytic.iter().any(|&g| g != 0.0));
+
+    let mut theta = parameters(&mut mlp);
+    let report = check(&mut theta, &analytic, |t| {
+        set_parameters(&mut mlp, t);
+        mlp.reseed_dropout(MASK_SEED); // frozen masks
+        fake_loss(mlp.forward(x.view(), mode), &r)
+    });
+    assert!(report.passed(), "{sizes:?} p={p} {mode:?}: {report}");
+}
+
+#[test]
+fn teacher_shaped_mlp_train_mode_frozen_masks() {
+    check_mlp(&[12, 9, 9, 4], 0.5, Mode::Train);
+}
+
+#[test]
+fn teacher_shaped_mlp_eval_mode() {
+    check_mlp(&[12, 9, 9, 4], 0.5, Mode::Eval);
+}
+
+#[test]
+fn student_shaped_mlp() {
+    check_mlp(&[12, 7, 4], 0.0, Mode::Train);
+}
+
+#[test]
+fn single_layer_mlp() {
+    check_mlp(&[6, 3], 0.0, Mode::Train);
+}
+
+#[test]
+fn backward_accumulates_and_zero_grad_resets() {
+    let mut mlp = Mlp::<f64>::new(&[8, 6, 6, 3], 0.5, 21);
+    let x = uniform((4, 8), 22);
+    let r = uniform((4, 3), 23);
+    mlp.forward(x.view(), Mode::Train);
+    mlp.backward(r.view());
+    let once = gradients(&mut mlp);
+    mlp.backward(r.view()); // same forward, same dlogits: the gradient doubles
+    let twice = gradients(&mut mlp);
+    for (i, (&g1, &g2)) in once.iter().zip(&twice).enumerate() {
+        assert!(
+            (g2 - 2.0 * g1).abs() <= 1e-12 * g1.abs().max(1.0),
+            "slot element {i}: {g2} vs 2·{g1}"
+        );
+    }
+    assert!(once.iter().any(|&g| g != 0.0));
+    mlp.zero_grad();
+    assert!(gradients(&mut mlp).iter().all(|&g| g == 0.0));
+    mlp.backward(r.view());
+    assert_eq!(gradients(&mut mlp), once);
+}
+
+/// Logits of two Train batches (64 then 48 rows) and the gradients accumulated over both, plus
+/// predict on 100 rows, in f32 on the real teacher shape (every gemm above the split threshold).
+fn teacher_run(threads: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        let mut mlp = Mlp::<f32>::new(&[784, 1200, 1200, 10], 0.5, 31);
+        let x = uniform((64, 784), 32).mapv(|v| v as f32);
+        let r = uniform((64, 10), 33).mapv(|v| v as f32);
+        let mut logits = Vec::new();
+        for rows in [64, 48] {
+            let xb = x.slice(ndarray::s![..rows, ..]);
+            logits.extend(mlp.forward(xb, Mode::Train).iter().copied());
+            mlp.backward(r.slice(ndarray::s![..rows, ..]));
+        }
+        let mut grads = Vec::new();
+        mlp.visit_parameters(|_, _, g| grads.extend_from_slice(g));
+        let predicted = mlp.predict(x.view()).iter().copied().collect();
+        (logits, grads, predicted)
+    })
+}
+
+#[test]
+fn bit_identical_for_one_two_three_threads() {
+    let reference = teacher_run(1);
+    for threads in [2, 3] {
+        let run = teacher_run(threads);
+        // Compare bit patterns, so -0.0 vs 0.0 or NaN would also be caught.
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert!(
+            bits(&run.0) == bits(&reference.0),
+            "logits differ with {threads} threads"
+        );
+        assert!(
+            bits(&run.1) == bits(&reference.1),
+            "gradients differ with {threads} threads"
+        );
+        assert!(
+            bits(&run.2) == bits(&reference.2),
+            "predict differs with {threads} threads"
+        );
+    }
+}
