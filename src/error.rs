@@ -164,6 +164,10 @@ pub enum Error {
     #[error("ROC: {reason}")]
     Roc { reason: String },
 
+    /// A `report.json` that cannot be serialised or parsed.
+    #[error("{}: bad report: {reason}", path.display())]
+    Report { path: PathBuf, reason: String },
+
     /// A plot could not be drawn.
     #[error("{}: plot failed: {reason}", path.display())]
     Plot { path: PathBuf, reason: String },
