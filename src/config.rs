@@ -114,13 +114,19 @@ impl ModelConfig {
     /// [`Error::InvalidConfig`] for no hidden layer, a zero width, or a rate outside [0, 1).
     pub fn validate(&self) -> Result<()> {
         if self.hidden.is_empty() {
-            return invalid("hidden", "needs at least one hidden layer, e.g. --hidden 300");
+            return invalid(
+                "hidden",
+                "needs at least one hidden layer, e.g. --hidden 300",
+            );
         }
         if self.hidden.contains(&0) {
             return invalid("hidden", format!("a layer of width 0 in {:?}", self.hidden));
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return invalid("dropout", format!("must be in [0, 1), got {}", self.dropout));
+            return invalid(
+                "dropout",
+                format!("must be in [0, 1), got {}", self.dropout),
+            );
         }
         Ok(())
     }
@@ -152,7 +158,10 @@ mod tests {
         c.validate().unwrap();
         ModelConfig::teacher().validate().unwrap();
         ModelConfig::student().validate().unwrap();
-        assert_eq!(ModelConfig::teacher().sizes(784, 10), vec![784, 1200, 1200, 10]);
+        assert_eq!(
+            ModelConfig::teacher().sizes(784, 10),
+            vec![784, 1200, 1200, 10]
+        );
     }
 
     #[test]
@@ -170,7 +179,8 @@ mod tests {
         assert_eq!(bad(|c| c.learning_rate = 0.0), "learning-rate");
         assert_eq!(bad(|c| c.learning_rate = f64::INFINITY), "learning-rate");
         assert_eq!(bad(|c| c.train_limit = Some(0)), "train-limit");
-        let model = |hidden: Vec<usize>, dropout| field_of(ModelConfig { hidden, dropout }.validate());
+        let model =
+            |hidden: Vec<usize>, dropout| field_of(ModelConfig { hidden, dropout }.validate());
         assert_eq!(model(vec![], 0.0), "hidden");
         assert_eq!(model(vec![300, 0], 0.0), "hidden");
         assert_eq!(model(vec![300], 1.0), "dropout");

@@ -16,7 +16,9 @@ use crate::loss::{softmax, DistillLoss};
 use crate::metrics::one_vs_rest_auc;
 use crate::nn::Mlp;
 use crate::report::ModelReport;
-use crate::train::{evaluate, fit, CrossEntropy, Distillation, Evaluation, FitOutcome, Progress, TeacherLogits};
+use crate::train::{
+    evaluate, fit, CrossEntropy, Distillation, Evaluation, FitOutcome, Progress, TeacherLogits,
+};
 
 /// MNIST loaded, limited and split as a run asks.
 #[derive(Debug, Clone)]
@@ -87,9 +89,24 @@ pub fn train_plain(
     progress: Progress,
 ) -> Result<Trained> {
     model.validate()?;
-    let mut mlp = Mlp::new(&model.sizes(data.input_size(), CLASSES), model.dropout, seed);
-    let outcome = fit(&mut mlp, &data.train, &data.validation, &mut CrossEntropy, config, label, progress)?;
-    Ok(Trained { model: mlp, outcome })
+    let mut mlp = Mlp::new(
+        &model.sizes(data.input_size(), CLASSES),
+        model.dropout,
+        seed,
+    );
+    let outcome = fit(
+        &mut mlp,
+        &data.train,
+        &data.validation,
+        &mut CrossEntropy,
+        config,
+        label,
+        progress,
+    )?;
+    Ok(Trained {
+        model: mlp,
+        outcome,
+    })
 }
 
 /// Distils a student from the frozen `teacher`, whose logits are computed once and cached.
@@ -113,8 +130,22 @@ pub fn train_distilled(
     let sizes = student.sizes(data.input_size(), CLASSES);
     let mut mlp = Mlp::new(&sizes, student.dropout, student_seed(config.seed));
     let mut objective = Distillation::new(*loss, &cache);
-    let outcome = fit(&mut mlp, &data.train, &data.validation, &mut objective, config, "distilled", progress)?;
-    Ok((Trained { model: mlp, outcome }, cache))
+    let outcome = fit(
+        &mut mlp,
+        &data.train,
+        &data.validation,
+        &mut objective,
+        config,
+        "distilled",
+        progress,
+    )?;
+    Ok((
+        Trained {
+            model: mlp,
+            outcome,
+        },
+        cache,
+    ))
 }
 
 /// Test-set results of `model` with the ten one-vs-rest AUCs on softmax(z) at T = 1.
@@ -144,6 +175,7 @@ pub fn model_report(trained: &Trained, test: &Split) -> Result<(ModelReport, Eva
         train_seconds: trained.outcome.train_seconds,
         parameters: trained.model.parameter_count(),
         history: trained.outcome.history.clone(),
+        teacher_logits_seconds: None,
     };
     Ok((report, evaluation))
 }
@@ -155,9 +187,15 @@ pub fn model_report(trained: &Trained, test: &Split) -> Result<(ModelReport, Eva
 /// [`Error::OutputExists`] when `path` exists; I/O errors.
 pub fn save_model(path: &Path, model: &Mlp<f32>, config: &impl Serialize) -> Result<()> {
     if path.exists() {
-        return Err(Error::OutputExists { path: path.to_path_buf() });
+        return Err(Error::OutputExists {
+            path: path.to_path_buf(),
+        });
     }
-    let layers: Vec<_> = model.layers().iter().map(|d| (d.weight.view(), d.bias.view())).collect();
+    let layers: Vec<_> = model
+        .layers()
+        .iter()
+        .map(|d| (d.weight.view(), d.bias.view()))
+        .collect();
     let metadata = checkpoint::mlp_metadata(&model.sizes(), model.dropout(), &json(config));
     checkpoint::save(path, &layers, &metadata)
 }

@@ -17,9 +17,13 @@ pub const RUNS_DIR: &str = "runs";
 pub fn fresh_dir(requested: Option<&Path>) -> Result<PathBuf> {
     let dir = match requested {
         Some(dir) => {
-            let non_empty = fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false);
+            let non_empty = fs::read_dir(dir)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false);
             if non_empty || dir.is_file() {
-                return Err(Error::OutputExists { path: dir.to_path_buf() });
+                return Err(Error::OutputExists {
+                    path: dir.to_path_buf(),
+                });
             }
             dir.to_path_buf()
         }
@@ -44,10 +48,18 @@ pub fn dir_for(requested: Option<&Path>, files: &[&str]) -> Result<PathBuf> {
 }
 
 fn unused_run_dir() -> PathBuf {
-    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let base = format!("{RUNS_DIR}/run-{stamp}");
     (1..)
-        .map(|k| PathBuf::from(if k == 1 { base.clone() } else { format!("{base}-{k}") }))
+        .map(|k| {
+            PathBuf::from(if k == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{k}")
+            })
+        })
         .find(|p| !p.exists())
         .expect("some suffix is unused")
 }
@@ -60,7 +72,10 @@ mod tests {
     fn a_non_empty_folder_is_refused_and_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("mine.txt"), b"keep").unwrap();
-        assert!(matches!(fresh_dir(Some(dir.path())), Err(Error::OutputExists { .. })));
+        assert!(matches!(
+            fresh_dir(Some(dir.path())),
+            Err(Error::OutputExists { .. })
+        ));
         assert_eq!(fs::read(dir.path().join("mine.txt")).unwrap(), b"keep");
         let empty = dir.path().join("new");
         assert_eq!(fresh_dir(Some(&empty)).unwrap(), empty);

@@ -15,17 +15,16 @@ use serde::Serialize;
 use crate::config::{ModelConfig, TrainConfig};
 use crate::data::CLASSES;
 use crate::error::Result;
-use crate::output;
 use crate::experiment::{
-    load_model, model_report, save_model, student_seed, train_distilled, train_plain, Prepared, Trained,
+    load_model, model_report, save_model, student_seed, train_distilled, train_plain, Prepared,
+    Trained,
 };
 use crate::loss::{softmax, DistillLoss};
-use crate::metrics::{roc_curve, RocCurve};
-use crate::report::{self, Report, Series};
+use crate::metrics::{class_roc_curve, RocCurve};
+use crate::output;
+use crate::report::ROC_DIGIT;
+use crate::report::{self, Phase, Report, Series};
 use crate::train::{Evaluation, FitOutcome, History, Progress};
-
-/// The digit whose ROC curve the notebook plots.
-pub const ROC_CLASS: usize = 8;
 
 /// Everything a run needs. `Default` is the notebook.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -67,7 +66,9 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
     config.distill.validate()?;
     let data = Prepared::load(&config.data_dir, &config.train)?;
     let teacher_path = config.teacher_checkpoint.as_deref();
-    let reused_teacher = teacher_path.map(|p| load_model(p, data.input_size())).transpose()?;
+    let reused_teacher = teacher_path
+        .map(|p| load_model(p, data.input_size()))
+        .transpose()?;
     let out = output::fresh_dir(config.out_dir.as_deref())?;
     progress.line(&format!("writing to {}", out.display()));
 
@@ -81,7 +82,14 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
                 train_seconds: 0.0,
             },
         },
-        None => train_plain(&data, &config.teacher, &config.train, config.train.seed, "teacher", progress)?,
+        None => train_plain(
+            &data,
+            &config.teacher,
+            &config.train,
+            config.train.seed,
+            "teacher",
+            progress,
+        )?,
     };
     save_model(&out.join("teacher.safetensors"), &teacher.model, config)?;
 
@@ -108,12 +116,20 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
     let mut models = BTreeMap::new();
     let mut curves = Vec::new();
     let mut evaluations = BTreeMap::new();
-    for (name, trained) in [("teacher", &teacher), ("distilled", &distilled), ("scratch", &scratch)] {
+    for (name, trained) in [
+        ("teacher", &teacher),
+        ("distilled", &distilled),
+        ("scratch", &scratch),
+    ] {
         let (mut entry, evaluation) = model_report(trained, &data.test)?;
         if name == "distilled" {
             entry.teacher_logits_seconds = Some(cache.seconds);
         }
-        curves.push((name, roc_of_class(&evaluation, data.test.labels(), ROC_CLASS)?, entry.auc[ROC_CLASS]));
+        curves.push((
+            name,
+            roc_of_class(&evaluation, data.test.labels(), ROC_DIGIT)?,
+            entry.auc[ROC_DIGIT],
+        ));
         evaluations.insert(name, evaluation);
         models.insert(name.to_string(), entry);
     }
@@ -127,7 +143,10 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
     };
     report::write_report_json(&out.join("report.json"), &report)?;
     report::write_report_md(&out.join("report.md"), &report, &PLOTS)?;
-    Ok(RunOutcome { out_dir: out, report })
+    Ok(RunOutcome {
+        out_dir: out,
+        report,
+    })
 }
 
 /// The plots of a run, with the titles `report.md` gives them.
@@ -147,29 +166,60 @@ fn draw_plots(
     evaluations: &BTreeMap<&str, Evaluation>,
 ) -> Result<()> {
     let (rows, cols) = data.test.image_shape();
-    report::plot_samples(&out.join("sample.png"), data.test.pixels(), rows, cols, data.test.labels(), 25)?;
+    report::plot_samples(
+        &out.join("sample.png"),
+        data.test.pixels(),
+        rows,
+        cols,
+        data.test.labels(),
+        25,
+    )?;
 
     let history = &distilled.outcome.history;
-    let series: Vec<Series> = ["student_loss", "distill_loss", "total_loss"]
-        .iter()
-        .flat_map(|name| [(name.to_string(), false), (format!("val_{name}"), true)])
-        .filter_map(|(key, validation)| {
-            history.get(&key).map(|values| Series {
-                name: key.clone(),
-                values,
-                validation,
-            })
+    let series: Vec<Series> = [
+        ("student_loss", Phase::Train),
+        ("val_student_loss", Phase::Validation),
+        ("distill_loss", Phase::Train),
+        ("val_distill_loss", Phase::Validation),
+        ("total_loss", Phase::Train),
+        ("val_total_loss", Phase::Validation),
+    ]
+    .into_iter()
+    .filter_map(|(name, phase)| {
+        history.get(name).map(|values| Series {
+            name,
+            values,
+            phase,
         })
-        .collect();
-    report::plot_loss_curves(&out.join("loss_curves.png"), "Distillation: loss per epoch", &series)?;
+    })
+    .collect();
+    report::plot_loss_curves(
+        &out.join("loss_curves.png"),
+        "Distillation: loss per epoch",
+        &series,
+    )?;
 
-    let legend: Vec<(String, &RocCurve, f64)> =
-        curves.iter().map(|(name, curve, auc)| (name.to_string(), curve, *auc)).collect();
-    report::plot_roc(&out.join("roc_class8.png"), "ROC, digit 8 vs rest (test set)", &legend)?;
+    let legend: Vec<(&str, &RocCurve, f64)> = curves
+        .iter()
+        .map(|(name, curve, auc)| (*name, curve, *auc))
+        .collect();
+    report::plot_roc(
+        &out.join("roc_class8.png"),
+        "ROC, digit 8 vs rest (test set)",
+        &legend,
+    )?;
 
     for (name, file, title) in [
-        ("teacher", "logits_teacher.png", "Teacher: logit 0 vs logit 1 (test set)"),
-        ("distilled", "logits_distilled.png", "Distilled student: logit 0 vs logit 1 (test set)"),
+        (
+            "teacher",
+            "logits_teacher.png",
+            "Teacher: logit 0 vs logit 1 (test set)",
+        ),
+        (
+            "distilled",
+            "logits_distilled.png",
+            "Distilled student: logit 0 vs logit 1 (test set)",
+        ),
     ] {
         let z = &evaluations[name].logits;
         let (x, y): (Vec<f32>, Vec<f32>) = z.rows().into_iter().map(|r| (r[0], r[1])).unzip();
@@ -181,8 +231,7 @@ fn draw_plots(
 /// ROC of `class` against the rest, scored by softmax(z)[class] at T = 1.
 fn roc_of_class(evaluation: &Evaluation, labels: &[u8], class: usize) -> Result<RocCurve> {
     let probabilities = softmax(evaluation.logits.mapv(f64::from).view(), 1.0);
-    let positive: Vec<bool> = labels.iter().map(|&y| usize::from(y) == class).collect();
-    roc_curve(&positive, &probabilities.column(class).to_vec())
+    class_roc_curve(probabilities.view(), labels, class)
 }
 
 fn data_summary(data: &Prepared) -> serde_json::Value {
@@ -207,6 +256,9 @@ fn versions() -> BTreeMap<String, String> {
         ("distill".to_string(), env!("CARGO_PKG_VERSION").to_string()),
         ("arch".to_string(), std::env::consts::ARCH.to_string()),
         ("os".to_string(), std::env::consts::OS.to_string()),
-        ("threads".to_string(), rayon::current_num_threads().to_string()),
+        (
+            "threads".to_string(),
+            rayon::current_num_threads().to_string(),
+        ),
     ])
 }

@@ -5,7 +5,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn distill(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_distill")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_distill"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 /// Runs a command that must fail; returns its stderr.
@@ -59,7 +62,10 @@ fn a_teacher_whose_input_size_differs_from_the_data_is_refused() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(err.contains("small.safetensors") && err.contains("784"), "{err}");
+    assert!(
+        err.contains("small.safetensors") && err.contains("784"),
+        "{err}"
+    );
     assert!(!out.exists());
     let err = refused(&["eval", ckpt.to_str().unwrap()]);
     assert!(err.contains("784"), "{err}");
@@ -71,7 +77,10 @@ fn a_damaged_checkpoint_is_an_error_not_a_panic() {
     let ckpt = dir.path().join("bad.safetensors");
     std::fs::write(&ckpt, b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}").unwrap();
     let err = refused(&["eval", ckpt.to_str().unwrap()]);
-    assert!(err.starts_with("error: ") && err.contains("bad.safetensors"), "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains("bad.safetensors"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"));
 }
 
@@ -79,28 +88,54 @@ fn a_damaged_checkpoint_is_an_error_not_a_panic() {
 fn a_non_empty_output_folder_is_never_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("notes.txt"), b"mine").unwrap();
-    let err = refused(&["run", "--out", dir.path().to_str().unwrap(), "--epochs", "1"]);
+    let err = refused(&[
+        "run",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--epochs",
+        "1",
+    ]);
     assert!(err.contains("not empty"), "{err}");
-    assert_eq!(std::fs::read(dir.path().join("notes.txt")).unwrap(), b"mine");
+    assert_eq!(
+        std::fs::read(dir.path().join("notes.txt")).unwrap(),
+        b"mine"
+    );
 }
 
 #[test]
 fn teacher_then_student_commands_share_a_folder() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
-    let common = ["--epochs", "1", "--train-limit", "700", "--quiet", "--out", out];
+    let common = [
+        "--epochs",
+        "1",
+        "--train-limit",
+        "3000",
+        "--quiet",
+        "--out",
+        out,
+    ];
     let ok = |args: &[&str]| {
         let o = distill(args);
-        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     };
     ok(&[&["teacher", "--hidden", "64"][..], &common].concat());
     let teacher = Path::new(out).join("teacher.safetensors");
-    ok(&[&["student", "--teacher", teacher.to_str().unwrap()][..], &common].concat());
+    ok(&[
+        &["student", "--teacher", teacher.to_str().unwrap()][..],
+        &common,
+    ]
+    .concat());
     ok(&[&["student", "--scratch"][..], &common].concat());
     for f in ["teacher", "distilled", "scratch"] {
         assert!(dir.path().join(format!("{f}.safetensors")).is_file(), "{f}");
         let json: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dir.path().join(format!("{f}.json"))).unwrap()).unwrap();
+            serde_json::from_slice(&std::fs::read(dir.path().join(format!("{f}.json"))).unwrap())
+                .unwrap();
         assert!(json["test_accuracy"].as_f64().unwrap() > 0.5, "{f}");
     }
     // Training the teacher again into the same folder is refused: its checkpoint stays.

@@ -48,7 +48,11 @@ fn eval_json(checkpoint: &Path) -> Value {
         .arg(checkpoint)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("one JSON object")
 }
 
@@ -59,13 +63,16 @@ fn a_quick_run_writes_everything_and_eval_agrees_with_the_report() {
     let outcome = run(&quick(&out), Progress { quiet: true }).unwrap();
     assert_eq!(outcome.out_dir, out);
     for file in OUTPUTS {
-        let len = std::fs::metadata(out.join(file)).map(|m| m.len()).unwrap_or(0);
+        let len = std::fs::metadata(out.join(file))
+            .map(|m| m.len())
+            .unwrap_or(0);
         assert!(len > 0, "{file} missing or empty");
     }
     let png = std::fs::read(out.join("roc_class8.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 
-    let report: Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
     for key in ["config", "data", "models", "versions"] {
         assert!(report.get(key).is_some(), "report.json lacks {key}");
     }
@@ -88,7 +95,10 @@ fn a_quick_run_writes_everything_and_eval_agrees_with_the_report() {
             assert!(m.get(key).is_some(), "models.{name} lacks {key}");
         }
         let accuracy = m["test_accuracy"].as_f64().unwrap();
-        assert!(accuracy > 0.8, "{name}: test accuracy {accuracy} (chance is 0.1)");
+        assert!(
+            accuracy > 0.8,
+            "{name}: test accuracy {accuracy} (chance is 0.1)"
+        );
         assert_eq!(m["auc"].as_array().unwrap().len(), 10);
 
         let eval = eval_json(&out.join(format!("{name}.safetensors")));
@@ -96,18 +106,41 @@ fn a_quick_run_writes_everything_and_eval_agrees_with_the_report() {
         assert_eq!(eval["auc"], m["auc"], "{name}");
         assert_eq!(eval["test_accuracy"], m["test_accuracy"], "{name}");
     }
-    assert_eq!(report["models"]["teacher"]["parameters"], 784 * 1200 + 1200 + 1200 * 1200 + 1200 + 1200 * 10 + 10);
+    assert_eq!(
+        report["models"]["teacher"]["parameters"],
+        784 * 1200 + 1200 + 1200 * 1200 + 1200 + 1200 * 10 + 10
+    );
     let history = &report["models"]["distilled"]["history"];
-    for key in ["student_loss", "distill_loss", "total_loss", "val_total_loss", "accuracy", "seconds"] {
-        assert_eq!(history[key].as_array().map(Vec::len), Some(2), "distilled history {key}");
+    for key in [
+        "student_loss",
+        "distill_loss",
+        "total_loss",
+        "val_total_loss",
+        "accuracy",
+        "seconds",
+    ] {
+        assert_eq!(
+            history[key].as_array().map(Vec::len),
+            Some(2),
+            "distilled history {key}"
+        );
     }
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    for needle in ["teacher", "distilled", "scratch", "roc_class8.png", "loss_curves.png"] {
+    for needle in [
+        "teacher",
+        "distilled",
+        "scratch",
+        "roc_class8.png",
+        "loss_curves.png",
+    ] {
         assert!(md.contains(needle), "report.md lacks {needle}");
     }
 
     // A second run into the same folder is refused and leaves the first run's files intact.
     let before = std::fs::read(out.join("report.json")).unwrap();
-    assert!(matches!(run(&quick(&out), Progress { quiet: true }), Err(Error::OutputExists { .. })));
+    assert!(matches!(
+        run(&quick(&out), Progress { quiet: true }),
+        Err(Error::OutputExists { .. })
+    ));
     assert_eq!(std::fs::read(out.join("report.json")).unwrap(), before);
 }

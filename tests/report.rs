@@ -26,6 +26,7 @@ fn model(accuracy: f64, errors: usize, auc8: f64, parameters: usize) -> ModelRep
             ("loss".to_string(), vec![0.5, 0.25]),
             ("val_loss".to_string(), vec![0.375, 0.3125]),
         ]),
+        teacher_logits_seconds: (parameters % 2 == 0).then_some(1.5),
     }
 }
 

@@ -115,13 +115,23 @@ pub struct RunArgs {
     #[arg(long, value_name = "CKPT")]
     pub teacher: Option<PathBuf>,
     /// Teacher hidden widths.
-    #[arg(long, value_delimiter = ',', default_value = "1200,1200", value_name = "W1,W2,..")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1200,1200",
+        value_name = "W1,W2,.."
+    )]
     pub teacher_hidden: Vec<usize>,
     /// Teacher dropout rate.
     #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     pub teacher_dropout: f64,
     /// Student hidden widths.
-    #[arg(long, value_delimiter = ',', default_value = "300", value_name = "W1,W2,..")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "300",
+        value_name = "W1,W2,.."
+    )]
     pub student_hidden: Vec<usize>,
     /// Student dropout rate.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]

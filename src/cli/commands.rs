@@ -7,8 +7,8 @@ use distill::atomic::write_atomic;
 use distill::config::ModelConfig;
 use distill::data::{verify_payloads, DataSummary, Mnist, MnistFiles};
 use distill::experiment::{
-    load_model, model_report, save_model, student_seed, test_report, train_distilled, train_plain, Prepared,
-    Trained,
+    load_model, model_report, save_model, student_seed, test_report, train_distilled, train_plain,
+    Prepared, Trained,
 };
 use distill::output;
 use distill::pipeline;
@@ -39,7 +39,9 @@ pub fn data(args: &DataArgs) -> Result<()> {
 
 /// `distill run`: the notebook end to end.
 pub fn run(args: &RunArgs) -> Result<()> {
-    let progress = Progress { quiet: args.train.quiet };
+    let progress = Progress {
+        quiet: args.train.quiet,
+    };
     let outcome = pipeline::run(&args.run_config(), progress)?;
     if !args.train.quiet {
         println!("{}", summary_table(&outcome.report));
@@ -55,11 +57,23 @@ pub fn teacher(args: &TeacherArgs) -> Result<()> {
     config.validate()?;
     model.validate()?;
     let data = Prepared::load(&args.train.data, &config)?;
-    let out = output::dir_for(args.train.out.as_deref(), &["teacher.safetensors", "teacher.json"])?;
-    let progress = Progress { quiet: args.train.quiet };
+    let out = output::dir_for(
+        args.train.out.as_deref(),
+        &["teacher.safetensors", "teacher.json"],
+    )?;
+    let progress = Progress {
+        quiet: args.train.quiet,
+    };
     let trained = train_plain(&data, &model, &config, config.seed, "teacher", progress)?;
     let settings = serde_json::json!({ "train": config, "model": model });
-    finish(&out, "teacher", &trained, &data, &settings, args.train.quiet)
+    finish(
+        &out,
+        "teacher",
+        &trained,
+        &data,
+        &settings,
+        args.train.quiet,
+    )
 }
 
 /// `distill student`: distil a student from `--teacher`, or train it from scratch
@@ -76,21 +90,45 @@ pub fn student(args: &StudentArgs) -> Result<()> {
         Some(path) if !args.scratch => Some(load_model(path, data.input_size())?),
         _ => None,
     };
-    let name = if teacher.is_some() { "distilled" } else { "scratch" };
+    let name = if teacher.is_some() {
+        "distilled"
+    } else {
+        "scratch"
+    };
     let files = [format!("{name}.safetensors"), format!("{name}.json")];
     let out = output::dir_for(args.train.out.as_deref(), &[&files[0], &files[1]])?;
-    let progress = Progress { quiet: args.train.quiet };
+    let progress = Progress {
+        quiet: args.train.quiet,
+    };
     let settings = serde_json::json!({ "train": config, "model": model, "distill": loss });
     let trained = match &teacher {
         Some(teacher) => train_distilled(&data, teacher, &model, &loss, &config, progress)?.0,
-        None => train_plain(&data, &model, &config, student_seed(config.seed), "scratch", progress)?,
+        None => train_plain(
+            &data,
+            &model,
+            &config,
+            student_seed(config.seed),
+            "scratch",
+            progress,
+        )?,
     };
     finish(&out, name, &trained, &data, &settings, args.train.quiet)
 }
 
 /// Saves a trained model and its test results as `<name>.safetensors` and `<name>.json`.
-fn finish(out: &Path, name: &str, trained: &Trained, data: &Prepared, settings: &impl Serialize, quiet: bool) -> Result<()> {
-    save_model(&out.join(format!("{name}.safetensors")), &trained.model, settings)?;
+fn finish(
+    out: &Path,
+    name: &str,
+    trained: &Trained,
+    data: &Prepared,
+    settings: &impl Serialize,
+    quiet: bool,
+) -> Result<()> {
+    save_model(
+        &out.join(format!("{name}.safetensors")),
+        &trained.model,
+        settings,
+    )?;
     let (report, _) = model_report(trained, &data.test)?;
     write_json(&out.join(format!("{name}.json")), &report)?;
     if !quiet {
@@ -103,7 +141,10 @@ fn finish(out: &Path, name: &str, trained: &Trained, data: &Prepared, settings: 
             report.best_epoch,
             report.train_seconds
         );
-        println!("saved {}", out.join(format!("{name}.safetensors")).display());
+        println!(
+            "saved {}",
+            out.join(format!("{name}.safetensors")).display()
+        );
     }
     Ok(())
 }
@@ -125,7 +166,11 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         println!("checkpoint     {}", args.checkpoint.display());
         println!("architecture   {:?}", model.sizes());
         println!("test accuracy  {:.4}", evaluation.accuracy);
-        println!("test errors    {} of {}", evaluation.errors, mnist.test.len());
+        println!(
+            "test errors    {} of {}",
+            evaluation.errors,
+            mnist.test.len()
+        );
         println!("test loss      {:.6}", evaluation.loss);
         for (digit, a) in auc.iter().enumerate() {
             println!("AUC digit {digit}    {a:.6}");

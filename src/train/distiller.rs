@@ -72,7 +72,13 @@ impl Objective for Distillation<'_> {
         &["student_loss", "distill_loss", "total_loss"]
     }
 
-    fn batch(&mut self, z_s: ArrayView2<f32>, labels: &[u8], indices: &[usize], part: Part) -> BatchLoss {
+    fn batch(
+        &mut self,
+        z_s: ArrayView2<f32>,
+        labels: &[u8],
+        indices: &[usize],
+        part: Part,
+    ) -> BatchLoss {
         let cache = match part {
             Part::Train => &self.teacher.train,
             Part::Validation => &self.teacher.validation,
@@ -85,7 +91,11 @@ impl Objective for Distillation<'_> {
         }
         let t = self.loss.compute(z_s, self.z_t.view(), labels);
         BatchLoss {
-            terms: vec![f64::from(t.student), f64::from(t.distill), f64::from(t.total)],
+            terms: vec![
+                f64::from(t.student),
+                f64::from(t.distill),
+                f64::from(t.total),
+            ],
             dz: t.dz_s,
         }
     }

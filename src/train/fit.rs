@@ -124,7 +124,8 @@ pub fn fit(
             for (name, value) in terms.iter().zip(&val.terms) {
                 push(&mut history, &format!("val_{name}"), *value);
             }
-            let val_acc = count_correct(z.view(), validation.labels()) as f64 / validation.len() as f64;
+            let val_acc =
+                count_correct(z.view(), validation.labels()) as f64 / validation.len() as f64;
             push(&mut history, "val_accuracy", val_acc);
             match stopping.update(epoch, val.total()) {
                 Verdict::Improved => best_weights = Some(snapshot(model)),
@@ -166,7 +167,11 @@ fn push(history: &mut History, name: &str, value: f64) {
 }
 
 fn count_correct(z: ndarray::ArrayView2<f32>, labels: &[u8]) -> usize {
-    predictions(z).iter().zip(labels).filter(|(p, y)| p == y).count()
+    predictions(z)
+        .iter()
+        .zip(labels)
+        .filter(|(p, y)| p == y)
+        .count()
 }
 
 /// Copies every parameter, in slot order.

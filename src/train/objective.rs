@@ -26,7 +26,10 @@ pub struct BatchLoss {
 impl BatchLoss {
     /// The minimised loss (the last term).
     pub fn total(&self) -> f64 {
-        *self.terms.last().expect("an objective has at least one term")
+        *self
+            .terms
+            .last()
+            .expect("an objective has at least one term")
     }
 }
 
@@ -37,7 +40,13 @@ pub trait Objective {
 
     /// Loss terms and gradient for logits `z` (B, classes) of the examples `indices` of `part`
     /// with labels `labels`.
-    fn batch(&mut self, z: ArrayView2<f32>, labels: &[u8], indices: &[usize], part: Part) -> BatchLoss;
+    fn batch(
+        &mut self,
+        z: ArrayView2<f32>,
+        labels: &[u8],
+        indices: &[usize],
+        part: Part,
+    ) -> BatchLoss;
 }
 
 /// Plain sparse cross-entropy: the teacher and the student trained from scratch.
