@@ -1,45 +1,55 @@
-//! `distill`: the command line. Parses flags into typed arguments and calls the library.
+//! `distill`: the command line. Parses flags into typed configs and calls the library.
 
-use std::path::PathBuf;
+mod cli;
+
 use std::process::ExitCode;
-use std::time::Instant;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
-use distill::data::{default_data_dir, verify_payloads, DataSummary, Mnist, MnistFiles};
+use clap::{Parser, Subcommand};
+use distill::Error;
+
+use cli::args::{DataArgs, EvalArgs, RunArgs, StudentArgs, TeacherArgs};
+use cli::commands;
 
 /// Knowledge distillation (Hinton, Vinyals & Dean 2015) on MNIST with a hand-written,
-/// gradient-checked numeric engine.
+/// gradient-checked numeric engine. With no subcommand, runs the whole notebook (`run`).
 #[derive(Parser)]
-#[command(name = "distill", version)]
+#[command(name = "distill", version, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+    /// Worker threads (the rayon pool) [default: one per core]. Results do not depend on it.
+    #[arg(long, global = true, value_name = "N")]
+    threads: Option<usize>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// The notebook end to end: teacher, distilled and scratch students, evaluation, ROC,
+    /// plots and report (what `distill` alone does).
+    Run(RunArgs),
+    /// Train the teacher (784-1200-1200-10, dropout 0.5).
+    Teacher(TeacherArgs),
+    /// Distil a student from a trained teacher, or train it from scratch (--scratch).
+    Student(StudentArgs),
+    /// Evaluate a checkpoint on the test set.
+    Eval(EvalArgs),
     /// Load and validate a data set: counts, image shape, per-class counts, mean pixel and
     /// payload checksums.
     Data(DataArgs),
 }
 
-/// Arguments of `distill data`.
-#[derive(Args)]
-struct DataArgs {
-    /// Directory holding train-images-idx3-ubyte, train-labels-idx1-ubyte,
-    /// t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each raw or .gz.
-    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
-    data: PathBuf,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Some(Command::Data(args)) => data(&args),
-        None => Cli::command()
-            .print_help()
-            .map_err(|e| distill::Error::io("stdout", e)),
-    };
+    let result = set_threads(cli.threads).and_then(|()| match &cli.command {
+        None => commands::run(&cli.run),
+        Some(Command::Run(args)) => commands::run(args),
+        Some(Command::Teacher(args)) => commands::teacher(args),
+        Some(Command::Student(args)) => commands::student(args),
+        Some(Command::Eval(args)) => commands::eval(args),
+        Some(Command::Data(args)) => commands::data(args),
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -49,20 +59,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// `distill data`: load, validate, describe, and check the decoded payloads.
-fn data(args: &DataArgs) -> distill::Result<()> {
-    let start = Instant::now();
-    let files = MnistFiles::find(&args.data)?;
-    let mnist = Mnist::load_files(&files)?;
-    let seconds = start.elapsed().as_secs_f64();
-    print!(
-        "{}",
-        DataSummary {
-            files: &files,
-            mnist: &mnist
-        }
-    );
-    println!("loaded in {seconds:.3} s");
-    println!("{}", verify_payloads(&args.data, &files, &mnist)?);
-    Ok(())
+/// Sizes rayon's global pool (every parallel loop and gemm split runs in it).
+fn set_threads(threads: Option<usize>) -> distill::Result<()> {
+    let Some(n) = threads else { return Ok(()) };
+    if n == 0 {
+        return Err(Error::InvalidConfig {
+            field: "threads",
+            reason: "must be at least 1".into(),
+        });
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .map_err(|e| Error::InvalidConfig {
+            field: "threads",
+            reason: e.to_string(),
+        })
 }

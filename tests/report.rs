@@ -26,6 +26,7 @@ fn model(accuracy: f64, errors: usize, auc8: f64, parameters: usize) -> ModelRep
             ("loss".to_string(), vec![0.5, 0.25]),
             ("val_loss".to_string(), vec![0.375, 0.3125]),
         ]),
+        teacher_logits_seconds: None,
     }
 }
 
@@ -38,7 +39,13 @@ fn report() -> Report {
                 "teacher".to_string(),
                 model(0.9821, 179, 0.99953, 1_276_810),
             ),
-            ("distilled".to_string(), model(0.9702, 298, 0.99871, 39_760)),
+            (
+                "distilled".to_string(),
+                ModelReport {
+                    teacher_logits_seconds: Some(1.5),
+                    ..model(0.9702, 298, 0.99871, 39_760)
+                },
+            ),
             ("scratch".to_string(), model(0.9655, 345, 0.99802, 39_760)),
         ]),
         versions: BTreeMap::from([("distill".to_string(), "0.1.0".to_string())]),
@@ -88,6 +95,9 @@ fn json_key_names_are_the_documented_ones() {
             "train_seconds",
         ]
     );
+    let mut distilled_keys = keys(&value["models"]["distilled"]);
+    distilled_keys.retain(|k| !model_keys.contains(k));
+    assert_eq!(distilled_keys, ["teacher_logits_seconds"]);
     let teacher = &value["models"]["teacher"];
     assert_eq!(teacher["auc"].as_array().unwrap().len(), 10);
     assert_eq!(teacher["auc"][8], 0.99953);

@@ -49,6 +49,10 @@ pub struct ModelReport {
     pub parameters: usize,
     /// Per-epoch series (`"loss"`, `"val_loss"`, `"val_accuracy"`, …), one value per epoch.
     pub history: BTreeMap<String, Vec<f64>>,
+    /// For a distilled student: seconds spent once computing the teacher's logits for the
+    /// training and validation sets (not part of `train_seconds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher_logits_seconds: Option<f64>,
 }
 
 /// The digit whose ROC the notebook draws, and whose AUC the summary tables show.

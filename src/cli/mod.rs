@@ -1,0 +1,4 @@
+//! The command line's arguments and commands (the binary's own modules).
+
+pub mod args;
+pub mod commands;

@@ -1,0 +1,189 @@
+//! Typed settings of a training run, with the notebook's defaults and one `validate` each.
+//!
+//! The CLI parses flags into these structs and calls `validate()` before any work starts, so a
+//! bad value (a batch of 0, a temperature of 0, an alpha of 1.5) is refused with a message that
+//! names the flag, never discovered mid-training.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How a model is fitted: the notebook's `model.fit(...)` arguments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Maximum number of epochs. Default 50.
+    pub epochs: usize,
+    /// Examples per gradient step. Default 64.
+    pub batch_size: usize,
+    /// Fraction of the training set held out, taken from its END, unshuffled (Keras'
+    /// `validation_split`). Default 0.1. With 0 there is no validation and no early stopping.
+    pub validation_split: f64,
+    /// Epochs without a strictly lower validation loss before stopping (Keras' `patience`,
+    /// `min_delta = 0`); the best epoch's weights are restored. Default 10.
+    pub patience: usize,
+    /// Adam's learning rate. Default 1e-3 (Keras).
+    pub learning_rate: f64,
+    /// Seed of the weight initialisation, dropout masks and shuffles. Default 42.
+    pub seed: u64,
+    /// Train on only the first N examples of the training file (before the split). Default: all.
+    pub train_limit: Option<usize>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 50,
+            batch_size: 64,
+            validation_split: 0.1,
+            patience: 10,
+            learning_rate: 1e-3,
+            seed: 42,
+            train_limit: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks every field's range.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first bad field.
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return invalid("epochs", "must be at least 1");
+        }
+        if self.batch_size == 0 {
+            return invalid("batch-size", "must be at least 1");
+        }
+        if !(0.0..1.0).contains(&self.validation_split) {
+            return invalid(
+                "validation-split",
+                format!("must be in [0, 1), got {}", self.validation_split),
+            );
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return invalid(
+                "learning-rate",
+                format!("must be finite and > 0, got {}", self.learning_rate),
+            );
+        }
+        if self.train_limit == Some(0) {
+            return invalid("train-limit", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// The shape of a multilayer perceptron: hidden ReLU layers, each followed by dropout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// Widths of the hidden layers. The notebook's teacher: `[1200, 1200]`; its student: `[300]`.
+    pub hidden: Vec<usize>,
+    /// Dropout rate after each hidden ReLU. Teacher 0.5, student 0.
+    pub dropout: f64,
+}
+
+impl ModelConfig {
+    /// The notebook's teacher: 784-1200-1200-10, dropout 0.5.
+    pub fn teacher() -> Self {
+        ModelConfig {
+            hidden: vec![1200, 1200],
+            dropout: 0.5,
+        }
+    }
+
+    /// The notebook's student: 784-300-10, no dropout.
+    pub fn student() -> Self {
+        ModelConfig {
+            hidden: vec![300],
+            dropout: 0.0,
+        }
+    }
+
+    /// `[input, hidden.., classes]`.
+    pub fn sizes(&self, input: usize, classes: usize) -> Vec<usize> {
+        std::iter::once(input)
+            .chain(self.hidden.iter().copied())
+            .chain(std::iter::once(classes))
+            .collect()
+    }
+
+    /// Checks the layer widths and the dropout rate.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for no hidden layer, a zero width, or a rate outside [0, 1).
+    pub fn validate(&self) -> Result<()> {
+        if self.hidden.is_empty() {
+            return invalid(
+                "hidden",
+                "needs at least one hidden layer, e.g. --hidden 300",
+            );
+        }
+        if self.hidden.contains(&0) {
+            return invalid("hidden", format!("a layer of width 0 in {:?}", self.hidden));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return invalid(
+                "dropout",
+                format!("must be in [0, 1), got {}", self.dropout),
+            );
+        }
+        Ok(())
+    }
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> Result<()> {
+    Err(Error::InvalidConfig {
+        field,
+        reason: reason.into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(r: Result<()>) -> &'static str {
+        match r {
+            Err(Error::InvalidConfig { field, .. }) => field,
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_notebooks_and_valid() {
+        let c = TrainConfig::default();
+        assert_eq!((c.epochs, c.batch_size, c.patience), (50, 64, 10));
+        assert_eq!((c.validation_split, c.learning_rate), (0.1, 1e-3));
+        c.validate().unwrap();
+        ModelConfig::teacher().validate().unwrap();
+        ModelConfig::student().validate().unwrap();
+        assert_eq!(
+            ModelConfig::teacher().sizes(784, 10),
+            vec![784, 1200, 1200, 10]
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_flag() {
+        let bad = |f: fn(&mut TrainConfig)| {
+            let mut c = TrainConfig::default();
+            f(&mut c);
+            field_of(c.validate())
+        };
+        assert_eq!(bad(|c| c.batch_size = 0), "batch-size");
+        assert_eq!(bad(|c| c.epochs = 0), "epochs");
+        assert_eq!(bad(|c| c.validation_split = 1.0), "validation-split");
+        assert_eq!(bad(|c| c.validation_split = -0.1), "validation-split");
+        assert_eq!(bad(|c| c.validation_split = f64::NAN), "validation-split");
+        assert_eq!(bad(|c| c.learning_rate = 0.0), "learning-rate");
+        assert_eq!(bad(|c| c.learning_rate = f64::INFINITY), "learning-rate");
+        assert_eq!(bad(|c| c.train_limit = Some(0)), "train-limit");
+        let model =
+            |hidden: Vec<usize>, dropout| field_of(ModelConfig { hidden, dropout }.validate());
+        assert_eq!(model(vec![], 0.0), "hidden");
+        assert_eq!(model(vec![300, 0], 0.0), "hidden");
+        assert_eq!(model(vec![300], 1.0), "dropout");
+        assert_eq!(model(vec![300], f64::NAN), "dropout");
+    }
+}

@@ -1,0 +1,222 @@
+//! The notebook's building blocks on prepared data: train the teacher, distil a student, train
+//! a student from scratch, evaluate any of them, save and load checkpoints.
+//!
+//! The CLI's `teacher`, `student` and `eval` commands call these one at a time; the pipeline
+//! (`distill run`) calls them all in order.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::checkpoint::{self, Checkpoint};
+use crate::config::{ModelConfig, TrainConfig};
+use crate::data::{validation_split_at, Mnist, Split, CLASSES};
+use crate::error::{Error, Result};
+use crate::loss::{softmax, DistillLoss};
+use crate::metrics::one_vs_rest_auc;
+use crate::nn::Mlp;
+use crate::report::ModelReport;
+use crate::train::{
+    evaluate, fit, CrossEntropy, Distillation, Evaluation, FitOutcome, Progress, TeacherLogits,
+};
+
+/// MNIST loaded, limited and split as a run asks.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The folder the data came from.
+    pub dir: PathBuf,
+    /// The training part: the first `(1 − split)` of the (limited) training file.
+    pub train: Split,
+    /// The validation part: its last `split` fraction, unshuffled.
+    pub validation: Split,
+    /// The test file.
+    pub test: Split,
+}
+
+impl Prepared {
+    /// Loads `dir`, keeps the first `train_limit` training examples, splits off validation.
+    ///
+    /// # Errors
+    /// Any data error, or [`Error::InvalidConfig`] when the split leaves either side empty.
+    pub fn load(dir: &Path, config: &TrainConfig) -> Result<Self> {
+        config.validate()?;
+        let mnist = Mnist::load(dir)?;
+        let limited = match config.train_limit {
+            Some(n) => mnist.train.take_first(n),
+            None => mnist.train,
+        };
+        validation_split_at(limited.len(), config.validation_split)?; // refuses an empty side
+        let (train, validation) = limited.split_last(config.validation_split);
+        Ok(Prepared {
+            dir: dir.to_path_buf(),
+            train,
+            validation,
+            test: mnist.test,
+        })
+    }
+
+    /// Pixels per image.
+    pub fn input_size(&self) -> usize {
+        self.train.input_size()
+    }
+}
+
+/// A trained model with what its fit did.
+#[derive(Debug)]
+pub struct Trained {
+    /// The model, holding its best epoch's weights.
+    pub model: Mlp<f32>,
+    /// History, epochs, timing.
+    pub outcome: FitOutcome,
+}
+
+/// Seed of a student's initial weights: the distilled and the scratch student start from the
+/// same weights, so the loss is the only difference between them.
+pub fn student_seed(seed: u64) -> u64 {
+    seed.wrapping_add(1)
+}
+
+/// Trains a model with plain cross-entropy (the teacher, or the student from scratch).
+///
+/// # Errors
+/// Invalid configs, or a non-finite loss.
+pub fn train_plain(
+    data: &Prepared,
+    model: &ModelConfig,
+    config: &TrainConfig,
+    seed: u64,
+    label: &str,
+    progress: Progress,
+) -> Result<Trained> {
+    model.validate()?;
+    let mut mlp = Mlp::new(
+        &model.sizes(data.input_size(), CLASSES),
+        model.dropout,
+        seed,
+    );
+    let outcome = fit(
+        &mut mlp,
+        &data.train,
+        &data.validation,
+        &mut CrossEntropy,
+        config,
+        label,
+        progress,
+    )?;
+    Ok(Trained {
+        model: mlp,
+        outcome,
+    })
+}
+
+/// Distils a student from the frozen `teacher`, whose logits are computed once and cached.
+///
+/// Returns the student and the cache (its `seconds` is the one-off cost of the teacher pass).
+///
+/// # Errors
+/// Invalid configs, or a non-finite loss.
+pub fn train_distilled(
+    data: &Prepared,
+    teacher: &Mlp<f32>,
+    student: &ModelConfig,
+    loss: &DistillLoss,
+    config: &TrainConfig,
+    progress: Progress,
+) -> Result<(Trained, TeacherLogits)> {
+    student.validate()?;
+    loss.validate()?;
+    let cache = TeacherLogits::compute(teacher, &data.train, &data.validation);
+    progress.line(&format!("teacher logits cached in {:.2}s", cache.seconds));
+    let sizes = student.sizes(data.input_size(), CLASSES);
+    let mut mlp = Mlp::new(&sizes, student.dropout, student_seed(config.seed));
+    let mut objective = Distillation::new(*loss, &cache);
+    let outcome = fit(
+        &mut mlp,
+        &data.train,
+        &data.validation,
+        &mut objective,
+        config,
+        "distilled",
+        progress,
+    )?;
+    Ok((
+        Trained {
+            model: mlp,
+            outcome,
+        },
+        cache,
+    ))
+}
+
+/// Test-set results of `model` with the ten one-vs-rest AUCs on softmax(z) at T = 1.
+///
+/// # Errors
+/// [`Error::Roc`] when a class has no positive or no negative example in the test set.
+pub fn test_report(model: &Mlp<f32>, test: &Split) -> Result<(Evaluation, Vec<f64>)> {
+    let evaluation = evaluate(model, test);
+    let probabilities = softmax(evaluation.logits.mapv(f64::from).view(), 1.0);
+    let auc = one_vs_rest_auc(probabilities.view(), test.labels())?;
+    Ok((evaluation, auc))
+}
+
+/// The report entry of a trained model.
+///
+/// # Errors
+/// As [`test_report`].
+pub fn model_report(trained: &Trained, test: &Split) -> Result<(ModelReport, Evaluation)> {
+    let (evaluation, auc) = test_report(&trained.model, test)?;
+    let report = ModelReport {
+        test_accuracy: evaluation.accuracy,
+        test_errors: evaluation.errors,
+        test_loss: evaluation.loss,
+        auc,
+        epochs_run: trained.outcome.epochs_run,
+        best_epoch: trained.outcome.best_epoch,
+        train_seconds: trained.outcome.train_seconds,
+        parameters: trained.model.parameter_count(),
+        history: trained.outcome.history.clone(),
+        teacher_logits_seconds: None,
+    };
+    Ok((report, evaluation))
+}
+
+/// Saves `model` as safetensors with its architecture and `config` (any serialisable settings)
+/// in the metadata. Refuses to overwrite an existing file.
+///
+/// # Errors
+/// [`Error::OutputExists`] when `path` exists; I/O errors.
+pub fn save_model(path: &Path, model: &Mlp<f32>, config: &impl Serialize) -> Result<()> {
+    if path.exists() {
+        return Err(Error::OutputExists {
+            path: path.to_path_buf(),
+        });
+    }
+    let layers: Vec<_> = model
+        .layers()
+        .iter()
+        .map(|d| (d.weight.view(), d.bias.view()))
+        .collect();
+    let metadata = checkpoint::mlp_metadata(&model.sizes(), model.dropout(), &json(config));
+    checkpoint::save(path, &layers, &metadata)
+}
+
+/// Loads a checkpoint as an eval-ready model whose input size must be `input_size`.
+///
+/// # Errors
+/// Any checkpoint error, or a checkpoint whose input size differs from the data's.
+pub fn load_model(path: &Path, input_size: usize) -> Result<Mlp<f32>> {
+    let ckpt: Checkpoint = checkpoint::load(path)?;
+    ckpt.check_input_size(path, input_size)?;
+    let dropout = ckpt
+        .metadata
+        .get("dropout")
+        .and_then(|d| d.parse().ok())
+        .filter(|d: &f64| (0.0..1.0).contains(d))
+        .unwrap_or(0.0);
+    Ok(Mlp::from_layers(ckpt.layers, dropout, 0))
+}
+
+/// Serialises settings that are plain data.
+pub fn json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("configs are plain data and always serialise")
+}

@@ -1,0 +1,264 @@
+//! The whole notebook as one function: teacher → distilled student → scratch student →
+//! test evaluation → ROC for digit 8 → plots → report.
+//!
+//! The CLI (`distill run`, and `cargo run --release` with no subcommand) and the end-to-end
+//! test both call [`run`]. Everything lands in one output folder:
+//! `teacher.safetensors`, `distilled.safetensors`, `scratch.safetensors`, `report.json`,
+//! `report.md`, `sample.png`, `loss_curves.png`, `roc_class8.png`, `logits_teacher.png`,
+//! `logits_distilled.png`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::{ModelConfig, TrainConfig};
+use crate::data::CLASSES;
+use crate::error::Result;
+use crate::experiment::{
+    load_model, model_report, save_model, student_seed, train_distilled, train_plain, Prepared,
+    Trained,
+};
+use crate::loss::{softmax, DistillLoss};
+use crate::metrics::{class_roc_curve, RocCurve};
+use crate::output;
+use crate::report::ROC_DIGIT;
+use crate::report::{self, Phase, Report, Series};
+use crate::train::{Evaluation, FitOutcome, History, Progress};
+
+/// Everything a run needs. `Default` is the notebook.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunConfig {
+    /// Folder of the four MNIST IDX files.
+    pub data_dir: PathBuf,
+    /// Output folder; `None` = a new folder under `runs/`. An existing non-empty folder is refused.
+    pub out_dir: Option<PathBuf>,
+    /// Fit settings shared by the three trainings.
+    pub train: TrainConfig,
+    /// The teacher's shape (784-1200-1200-10, dropout 0.5).
+    pub teacher: ModelConfig,
+    /// The students' shape (784-300-10, no dropout).
+    pub student: ModelConfig,
+    /// The distillation loss (α 0.1, T 10, soft term scaled by 1).
+    pub distill: DistillLoss,
+    /// Reuse this trained teacher instead of training one.
+    pub teacher_checkpoint: Option<PathBuf>,
+}
+
+/// A finished run.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// Where everything was written.
+    pub out_dir: PathBuf,
+    /// What `report.json` holds.
+    pub report: Report,
+}
+
+/// Runs the notebook end to end.
+///
+/// # Errors
+/// Invalid settings (before any work), data errors, an output folder that is not empty, a
+/// non-finite loss, a bad teacher checkpoint, or a failed write.
+pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
+    config.train.validate()?;
+    config.teacher.validate()?;
+    config.student.validate()?;
+    config.distill.validate()?;
+    let data = Prepared::load(&config.data_dir, &config.train)?;
+    let teacher_path = config.teacher_checkpoint.as_deref();
+    let reused_teacher = teacher_path
+        .map(|p| load_model(p, data.input_size()))
+        .transpose()?;
+    let out = output::fresh_dir(config.out_dir.as_deref())?;
+    progress.line(&format!("writing to {}", out.display()));
+
+    let teacher = match reused_teacher {
+        Some(model) => Trained {
+            model,
+            outcome: FitOutcome {
+                history: History::new(),
+                epochs_run: 0,
+                best_epoch: 0,
+                train_seconds: 0.0,
+            },
+        },
+        None => train_plain(
+            &data,
+            &config.teacher,
+            &config.train,
+            config.train.seed,
+            "teacher",
+            progress,
+        )?,
+    };
+    save_model(&out.join("teacher.safetensors"), &teacher.model, config)?;
+
+    let (distilled, cache) = train_distilled(
+        &data,
+        &teacher.model,
+        &config.student,
+        &config.distill,
+        &config.train,
+        progress,
+    )?;
+    save_model(&out.join("distilled.safetensors"), &distilled.model, config)?;
+
+    let scratch = train_plain(
+        &data,
+        &config.student,
+        &config.train,
+        student_seed(config.train.seed),
+        "scratch",
+        progress,
+    )?;
+    save_model(&out.join("scratch.safetensors"), &scratch.model, config)?;
+
+    let mut models = BTreeMap::new();
+    let mut curves = Vec::new();
+    let mut evaluations = BTreeMap::new();
+    for (name, trained) in [
+        ("teacher", &teacher),
+        ("distilled", &distilled),
+        ("scratch", &scratch),
+    ] {
+        let (mut entry, evaluation) = model_report(trained, &data.test)?;
+        if name == "distilled" {
+            entry.teacher_logits_seconds = Some(cache.seconds);
+        }
+        curves.push((
+            name,
+            roc_of_class(&evaluation, data.test.labels(), ROC_DIGIT)?,
+            entry.auc[ROC_DIGIT],
+        ));
+        evaluations.insert(name, evaluation);
+        models.insert(name.to_string(), entry);
+    }
+
+    draw_plots(&out, &data, &distilled, &curves, &evaluations)?;
+    let report = Report {
+        config: serde_json::to_value(config).expect("configs serialise"),
+        data: data_summary(&data),
+        models,
+        versions: versions(),
+    };
+    report::write_report_json(&out.join("report.json"), &report)?;
+    report::write_report_md(&out.join("report.md"), &report, &PLOTS)?;
+    Ok(RunOutcome {
+        out_dir: out,
+        report,
+    })
+}
+
+/// The plots of a run, with the titles `report.md` gives them.
+const PLOTS: [(&str, &str); 5] = [
+    ("Test digits", "sample.png"),
+    ("Distillation losses", "loss_curves.png"),
+    ("ROC for digit 8", "roc_class8.png"),
+    ("Teacher logits", "logits_teacher.png"),
+    ("Distilled student logits", "logits_distilled.png"),
+];
+
+fn draw_plots(
+    out: &Path,
+    data: &Prepared,
+    distilled: &Trained,
+    curves: &[(&str, RocCurve, f64)],
+    evaluations: &BTreeMap<&str, Evaluation>,
+) -> Result<()> {
+    let (rows, cols) = data.test.image_shape();
+    report::plot_samples(
+        &out.join("sample.png"),
+        data.test.pixels(),
+        rows,
+        cols,
+        data.test.labels(),
+        25,
+    )?;
+
+    let history = &distilled.outcome.history;
+    let series: Vec<Series> = [
+        ("student_loss", Phase::Train),
+        ("val_student_loss", Phase::Validation),
+        ("distill_loss", Phase::Train),
+        ("val_distill_loss", Phase::Validation),
+        ("total_loss", Phase::Train),
+        ("val_total_loss", Phase::Validation),
+    ]
+    .into_iter()
+    .filter_map(|(name, phase)| {
+        history.get(name).map(|values| Series {
+            name,
+            values,
+            phase,
+        })
+    })
+    .collect();
+    report::plot_loss_curves(
+        &out.join("loss_curves.png"),
+        "Distillation: loss per epoch",
+        &series,
+    )?;
+
+    let legend: Vec<(&str, &RocCurve, f64)> = curves
+        .iter()
+        .map(|(name, curve, auc)| (*name, curve, *auc))
+        .collect();
+    report::plot_roc(
+        &out.join("roc_class8.png"),
+        "ROC, digit 8 vs rest (test set)",
+        &legend,
+    )?;
+
+    for (name, file, title) in [
+        (
+            "teacher",
+            "logits_teacher.png",
+            "Teacher: logit 0 vs logit 1 (test set)",
+        ),
+        (
+            "distilled",
+            "logits_distilled.png",
+            "Distilled student: logit 0 vs logit 1 (test set)",
+        ),
+    ] {
+        let z = &evaluations[name].logits;
+        let (x, y): (Vec<f32>, Vec<f32>) = z.rows().into_iter().map(|r| (r[0], r[1])).unzip();
+        report::plot_logit_scatter(&out.join(file), title, &x, &y, data.test.labels())?;
+    }
+    Ok(())
+}
+
+/// ROC of `class` against the rest, scored by softmax(z)[class] at T = 1.
+fn roc_of_class(evaluation: &Evaluation, labels: &[u8], class: usize) -> Result<RocCurve> {
+    let probabilities = softmax(evaluation.logits.mapv(f64::from).view(), 1.0);
+    class_roc_curve(probabilities.view(), labels, class)
+}
+
+fn data_summary(data: &Prepared) -> serde_json::Value {
+    let per_class = |labels: &[u8]| {
+        let mut counts = [0usize; CLASSES];
+        labels.iter().for_each(|&y| counts[usize::from(y)] += 1);
+        counts
+    };
+    serde_json::json!({
+        "dir": data.dir,
+        "train": data.train.len(),
+        "validation": data.validation.len(),
+        "test": data.test.len(),
+        "image_shape": data.test.image_shape(),
+        "train_per_class": per_class(data.train.labels()),
+        "test_per_class": per_class(data.test.labels()),
+    })
+}
+
+fn versions() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("distill".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        ("arch".to_string(), std::env::consts::ARCH.to_string()),
+        ("os".to_string(), std::env::consts::OS.to_string()),
+        (
+            "threads".to_string(),
+            rayon::current_num_threads().to_string(),
+        ),
+    ])
+}

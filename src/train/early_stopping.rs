@@ -1,0 +1,105 @@
+//! Keras' `EarlyStopping(monitor="val_loss", patience, min_delta=0, restore_best_weights=True)`.
+//!
+//! ```text
+//! improved  ⇔ val < best                       (strict; NaN never improves)
+//! improved  → best = val, best_epoch = epoch, wait = 0
+//! otherwise → wait += 1; stop when wait ≥ patience
+//! ```
+//! So training stops after `patience` epochs in a row without a new best, and the weights of
+//! `best_epoch` are the ones to keep (the notebook's teacher: best 14, stopped after 24).
+
+/// What one epoch's validation loss means for training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A new best: keep these weights.
+    Improved,
+    /// No improvement, keep going.
+    Wait,
+    /// No improvement for `patience` epochs: stop.
+    Stop,
+}
+
+/// The state of early stopping across epochs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EarlyStopping {
+    patience: usize,
+    best: f64,
+    best_epoch: usize,
+    wait: usize,
+}
+
+impl EarlyStopping {
+    /// Stops after `patience` epochs without a strictly lower loss.
+    pub fn new(patience: usize) -> Self {
+        EarlyStopping {
+            patience,
+            best: f64::INFINITY,
+            best_epoch: 0,
+            wait: 0,
+        }
+    }
+
+    /// Records epoch `epoch`'s (1-based) validation loss.
+    pub fn update(&mut self, epoch: usize, loss: f64) -> Verdict {
+        if loss < self.best {
+            self.best = loss;
+            self.best_epoch = epoch;
+            self.wait = 0;
+            return Verdict::Improved;
+        }
+        self.wait += 1;
+        if self.wait >= self.patience {
+            Verdict::Stop
+        } else {
+            Verdict::Wait
+        }
+    }
+
+    /// The best loss so far (`inf` before any finite one).
+    pub fn best(&self) -> f64 {
+        self.best
+    }
+
+    /// The 1-based epoch of the best loss (0 before any).
+    pub fn best_epoch(&self) -> usize {
+        self.best_epoch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs a loss sequence; returns (epochs run, best epoch).
+    fn run(patience: usize, losses: &[f64]) -> (usize, usize) {
+        let mut es = EarlyStopping::new(patience);
+        for (i, &l) in losses.iter().enumerate() {
+            if es.update(i + 1, l) == Verdict::Stop {
+                return (i + 1, es.best_epoch());
+            }
+        }
+        (losses.len(), es.best_epoch())
+    }
+
+    #[test]
+    fn stops_patience_epochs_after_the_best() {
+        // best at epoch 3, then 10 epochs without a strictly lower value: stop after epoch 13
+        let mut losses = vec![0.5, 0.4, 0.3];
+        losses.extend(std::iter::repeat_n(0.3, 10)); // equal is not an improvement (min_delta 0)
+        losses.push(0.1);
+        assert_eq!(run(10, &losses), (13, 3));
+    }
+
+    #[test]
+    fn an_improvement_resets_the_wait() {
+        let losses = [1.0, 1.1, 1.2, 0.9, 1.0, 1.0, 1.0];
+        assert_eq!(run(3, &losses), (7, 4));
+        assert_eq!(run(4, &losses), (7, 4)); // never stops: runs all 7
+    }
+
+    #[test]
+    fn nan_never_improves_and_patience_zero_stops_at_once() {
+        assert_eq!(run(2, &[f64::NAN, f64::NAN, 0.5]), (2, 0));
+        assert_eq!(run(0, &[0.5, 0.6, 0.4]), (2, 1));
+    }
+}

@@ -1,0 +1,198 @@
+//! The fit loop: Keras' `model.fit` with Adam, validation and early stopping.
+//!
+//! ```text
+//! for epoch in 1..=E:
+//!     for each batch of a seeded shuffle of the training part:
+//!         z  = model.forward(x, Train)               logits, dropout active
+//!         L, ∂L/∂z = objective(z, y)                  mean over the batch
+//!         model.backward(∂L/∂z); Adam step            gradients zeroed before each backward
+//!     val = objective(model.forward(x_val, Eval))     the same loss on the validation part
+//!     if val < best: best = val, keep weights, wait = 0
+//!     else wait += 1; stop when wait ≥ patience       (min_delta 0, strict improvement)
+//! restore the best epoch's weights
+//! ```
+//! Restoring happens at the end whether or not training stopped early, as Keras 3's
+//! `EarlyStopping(restore_best_weights=True)` does.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use ndarray::{s, Array2};
+
+use crate::config::TrainConfig;
+use crate::data::{shuffled_indices, Split};
+use crate::error::{Error, Result};
+use crate::metrics::predictions;
+use crate::nn::{Mlp, Mode};
+use crate::optim::{Adam, AdamConfig};
+use crate::train::early_stopping::{EarlyStopping, Verdict};
+use crate::train::inference::logits;
+use crate::train::objective::{Objective, Part};
+use crate::train::progress::Progress;
+
+/// Per-epoch series by name: every objective term, `accuracy`, their `val_` twins, `seconds`.
+pub type History = BTreeMap<String, Vec<f64>>;
+
+/// What a fit did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitOutcome {
+    /// Per-epoch series.
+    pub history: History,
+    /// Epochs actually run (fewer than the maximum when early stopping fired).
+    pub epochs_run: usize,
+    /// The 1-based epoch whose weights the model holds at the end.
+    pub best_epoch: usize,
+    /// Wall time of all epochs (training and validation).
+    pub train_seconds: f64,
+}
+
+/// Trains `model` on `train` to minimise `objective`, validating on `validation`.
+///
+/// `label` names the model in progress lines. With an empty `validation` there is no early
+/// stopping: all epochs run and the last weights are kept.
+///
+/// # Errors
+/// [`Error::NonFinite`] when a batch loss is NaN or infinite (the epoch and batch are named;
+/// nothing has been written anywhere), or [`Error::InvalidConfig`] for an invalid `config`.
+pub fn fit(
+    model: &mut Mlp<f32>,
+    train: &Split,
+    validation: &Split,
+    objective: &mut dyn Objective,
+    config: &TrainConfig,
+    label: &str,
+    progress: Progress,
+) -> Result<FitOutcome> {
+    config.validate()?;
+    let terms = objective.terms();
+    let mut history = History::new();
+    let mut adam = Adam::<f32>::new(AdamConfig {
+        learning_rate: config.learning_rate,
+        ..AdamConfig::default()
+    });
+    let batch = config.batch_size.min(train.len()).max(1);
+    let mut x = Array2::<f32>::zeros((batch, train.input_size()));
+    let mut y = Vec::with_capacity(batch);
+    let batches = train.len().div_ceil(batch);
+
+    let mut stopping = EarlyStopping::new(config.patience);
+    let mut best_weights = None;
+    let mut epochs_run = 0;
+    let started = Instant::now();
+
+    for epoch in 1..=config.epochs {
+        let epoch_start = Instant::now();
+        let order = shuffled_indices(train.len(), config.seed, epoch as u64);
+        let bar = progress.epoch(&format!("{label} {epoch}/{}", config.epochs), batches);
+        let mut sums = vec![0.0; terms.len()]; // Σ_batches B·term
+        let mut correct = 0usize;
+        for (b, indices) in order.chunks(batch).enumerate() {
+            let mut xb = x.slice_mut(s![..indices.len(), ..]);
+            train.gather_into(indices, xb.view_mut(), &mut y);
+            let z = model.forward(xb.view(), Mode::Train);
+            correct += count_correct(z, &y);
+            let loss = objective.batch(z, &y, indices, Part::Train);
+            if !loss.total().is_finite() {
+                return Err(Error::NonFinite {
+                    epoch,
+                    batch: b + 1,
+                    loss: loss.total(),
+                });
+            }
+            model.zero_grad();
+            model.backward(loss.dz.view());
+            adam.begin_step();
+            model.visit_parameters(|slot, p, g| adam.update(slot, p, g));
+            for (sum, term) in sums.iter_mut().zip(&loss.terms) {
+                *sum += term * indices.len() as f64;
+            }
+            let seen = (b * batch + indices.len()) as f64;
+            bar.batch_done(b, sums[terms.len() - 1] / seen, correct as f64 / seen);
+        }
+        let n = train.len() as f64;
+        for (name, sum) in terms.iter().zip(&sums) {
+            push(&mut history, name, sum / n);
+        }
+        push(&mut history, "accuracy", correct as f64 / n);
+        epochs_run = epoch;
+
+        let mut stop = false;
+        if !validation.is_empty() {
+            let z = logits(model, validation);
+            let all: Vec<usize> = (0..validation.len()).collect();
+            let val = objective.batch(z.view(), validation.labels(), &all, Part::Validation);
+            for (name, value) in terms.iter().zip(&val.terms) {
+                push(&mut history, &format!("val_{name}"), *value);
+            }
+            let val_acc =
+                count_correct(z.view(), validation.labels()) as f64 / validation.len() as f64;
+            push(&mut history, "val_accuracy", val_acc);
+            match stopping.update(epoch, val.total()) {
+                Verdict::Improved => best_weights = Some(snapshot(model)),
+                Verdict::Wait => {}
+                Verdict::Stop => stop = true,
+            }
+        }
+        let seconds = epoch_start.elapsed().as_secs_f64();
+        push(&mut history, "seconds", seconds);
+        bar.finish(&epoch_line(label, epoch, config.epochs, seconds, &history));
+        if stop {
+            progress.line(&format!(
+                "{label}: early stopping after epoch {epoch}; restoring epoch {} (val {} {:.6})",
+                stopping.best_epoch(),
+                terms[terms.len() - 1],
+                stopping.best()
+            ));
+            break;
+        }
+    }
+
+    let best_epoch = match best_weights {
+        Some(weights) => {
+            restore(model, &weights);
+            stopping.best_epoch()
+        }
+        None => epochs_run,
+    };
+    Ok(FitOutcome {
+        history,
+        epochs_run,
+        best_epoch,
+        train_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn push(history: &mut History, name: &str, value: f64) {
+    history.entry(name.to_string()).or_default().push(value);
+}
+
+fn count_correct(z: ndarray::ArrayView2<f32>, labels: &[u8]) -> usize {
+    predictions(z)
+        .iter()
+        .zip(labels)
+        .filter(|(p, y)| p == y)
+        .count()
+}
+
+/// Copies every parameter, in slot order.
+fn snapshot(model: &mut Mlp<f32>) -> Vec<Vec<f32>> {
+    let mut weights = Vec::new();
+    model.visit_parameters(|_, p, _| weights.push(p.to_vec()));
+    weights
+}
+
+/// Writes a [`snapshot`] back.
+fn restore(model: &mut Mlp<f32>, weights: &[Vec<f32>]) {
+    model.visit_parameters(|slot, p, _| p.copy_from_slice(&weights[slot]));
+}
+
+/// `teacher 3/50 - 4.1s - loss: 0.1234 - accuracy: 0.9612 - val_loss: 0.0812 - ...`
+fn epoch_line(label: &str, epoch: usize, epochs: usize, seconds: f64, history: &History) -> String {
+    let mut line = format!("{label} {epoch}/{epochs} - {seconds:.1}s");
+    for (name, series) in history.iter().filter(|(name, _)| *name != "seconds") {
+        if let Some(v) = series.last() {
+            line += &format!(" - {name}: {v:.4}");
+        }
+    }
+    line
+}

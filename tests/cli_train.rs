@@ -1,0 +1,146 @@
+//! The training commands' flags: bad values are refused with a clear message before any work,
+//! and nothing is written.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn distill(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_distill"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Runs a command that must fail; returns its stderr.
+fn refused(args: &[&str]) -> String {
+    let out = distill(args);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_values_are_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("never");
+    let o = out.to_str().unwrap();
+    let cases: [(&[&str], &str); 10] = [
+        (&["run", "--temperature", "0"], "temperature"),
+        (&["run", "--temperature", "-1"], "temperature"),
+        (&["run", "--alpha", "1.5"], "alpha"),
+        (&["run", "--batch-size", "0"], "batch-size"),
+        (&["run", "--validation-split", "1"], "validation-split"),
+        (&["run", "--student-hidden", "300,0"], "hidden"),
+        (&["teacher", "--hidden", "0"], "hidden"),
+        (&["teacher", "--dropout", "1"], "dropout"),
+        (&["student", "--scratch", "--epochs", "0"], "epochs"),
+        (&["run", "--threads", "0"], "threads"),
+    ];
+    for (args, needle) in cases {
+        let mut args = args.to_vec();
+        args.extend(["--out", o]);
+        let err = refused(&args);
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?} created the output folder");
+    }
+    // clap's own parse errors for values of the wrong type
+    assert!(refused(&["run", "--hidden-typo"]).contains("unexpected argument"));
+    assert!(refused(&["run", "--soft-scale", "t-cubed"]).contains("t-squared"));
+}
+
+#[test]
+fn a_teacher_whose_input_size_differs_from_the_data_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("small.safetensors");
+    let w = ndarray::Array2::<f32>::zeros((10, 4));
+    let b = ndarray::Array1::<f32>::zeros(4);
+    distill::checkpoint::save(&ckpt, &[(w.view(), b.view())], &Default::default()).unwrap();
+    let out = dir.path().join("out");
+    let err = refused(&[
+        "student",
+        "--teacher",
+        ckpt.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("small.safetensors") && err.contains("784"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let err = refused(&["eval", ckpt.to_str().unwrap()]);
+    assert!(err.contains("784"), "{err}");
+}
+
+#[test]
+fn a_damaged_checkpoint_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("bad.safetensors");
+    std::fs::write(&ckpt, b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}").unwrap();
+    let err = refused(&["eval", ckpt.to_str().unwrap()]);
+    assert!(
+        err.starts_with("error: ") && err.contains("bad.safetensors"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn a_non_empty_output_folder_is_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"mine").unwrap();
+    let err = refused(&[
+        "run",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--epochs",
+        "1",
+    ]);
+    assert!(err.contains("not empty"), "{err}");
+    assert_eq!(
+        std::fs::read(dir.path().join("notes.txt")).unwrap(),
+        b"mine"
+    );
+}
+
+#[test]
+fn teacher_then_student_commands_share_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let common = [
+        "--epochs",
+        "1",
+        "--train-limit",
+        "3000",
+        "--quiet",
+        "--out",
+        out,
+    ];
+    let ok = |args: &[&str]| {
+        let o = distill(args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    ok(&[&["teacher", "--hidden", "64"][..], &common].concat());
+    let teacher = Path::new(out).join("teacher.safetensors");
+    ok(&[
+        &["student", "--teacher", teacher.to_str().unwrap()][..],
+        &common,
+    ]
+    .concat());
+    ok(&[&["student", "--scratch"][..], &common].concat());
+    for f in ["teacher", "distilled", "scratch"] {
+        assert!(dir.path().join(format!("{f}.safetensors")).is_file(), "{f}");
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join(format!("{f}.json"))).unwrap())
+                .unwrap();
+        assert!(json["test_accuracy"].as_f64().unwrap() > 0.5, "{f}");
+    }
+    // Training the teacher again into the same folder is refused: its checkpoint stays.
+    let before = std::fs::read(&teacher).unwrap();
+    let err = refused(&[&["teacher", "--hidden", "64"][..], &common].concat());
+    assert!(err.contains("teacher.safetensors"), "{err}");
+    assert_eq!(std::fs::read(&teacher).unwrap(), before);
+}
