@@ -177,16 +177,28 @@ fn draw_plots(
 
     let history = &distilled.outcome.history;
     let series: Vec<Series> = [
-        ("student_loss", Phase::Train),
-        ("val_student_loss", Phase::Validation),
-        ("distill_loss", Phase::Train),
-        ("val_distill_loss", Phase::Validation),
-        ("total_loss", Phase::Train),
-        ("val_total_loss", Phase::Validation),
+        ("student_loss", "student loss: CE(y, q)", Phase::Train),
+        (
+            "distill_loss",
+            "distillation loss: KL(p_t || p_s)",
+            Phase::Train,
+        ),
+        ("total_loss", "total loss", Phase::Train),
+        (
+            "val_student_loss",
+            "validation student loss",
+            Phase::Validation,
+        ),
+        (
+            "val_distill_loss",
+            "validation distillation loss",
+            Phase::Validation,
+        ),
+        ("val_total_loss", "validation total loss", Phase::Validation),
     ]
     .into_iter()
-    .filter_map(|(name, phase)| {
-        history.get(name).map(|values| Series {
+    .filter_map(|(key, name, phase)| {
+        history.get(key).map(|values| Series {
             name,
             values,
             phase,

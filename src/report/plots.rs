@@ -115,6 +115,21 @@ fn encode_png(
 }
 
 /// A text style of the bundled font.
+/// Draws the chart's legend at `position`: a white, slightly see-through box with a thin border.
+fn draw_legend<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font(text(LEGEND_SIZE))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .draw()?;
+    Ok(())
+}
+
 fn text(size: u32) -> TextStyle<'static> {
     (FONT, size).into_font().into()
 }

@@ -5,8 +5,8 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::{
-    invalid, padded_range, render_png, text, title_style, Canvas, DrawResult, AXIS_SIZE,
-    LEGEND_SIZE, PALETTE, TICK_SIZE,
+    draw_legend, invalid, padded_range, render_png, text, title_style, Canvas, DrawResult,
+    AXIS_SIZE, PALETTE, TICK_SIZE,
 };
 use crate::error::Result;
 
@@ -82,12 +82,5 @@ fn draw(root: &Canvas, title: &str, x: &[f32], y: &[f32], labels: &[u8]) -> Draw
             .label(format!("digit {label}"))
             .legend(move |(px, py)| Circle::new((px + 8, py), 6, color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(text(LEGEND_SIZE))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .draw()?;
-    Ok(())
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
 }

@@ -6,7 +6,7 @@ use plotters::element::ComposedElement;
 use plotters::prelude::*;
 
 use super::{
-    invalid, padded_range, render_png, text, title_style, DrawResult, AXIS_SIZE, LEGEND_SIZE,
+    draw_legend, invalid, padded_range, render_png, text, title_style, DrawResult, AXIS_SIZE,
     PALETTE, TICK_SIZE,
 };
 use crate::error::Result;
@@ -104,14 +104,7 @@ fn draw(root: &super::Canvas, title: &str, series: &[Series]) -> DrawResult {
         let marker = |p| Circle::new(p, 4, color.filled());
         chart.draw_series(points.iter().copied().map(marker))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(text(LEGEND_SIZE))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .draw()?;
-    Ok(())
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 /// Two strokes drawn as one legend element, in pixel coordinates.

@@ -5,7 +5,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::{
-    invalid, render_png, text, title_style, Canvas, DrawResult, AXIS_SIZE, LEGEND_SIZE, PALETTE,
+    draw_legend, invalid, render_png, text, title_style, Canvas, DrawResult, AXIS_SIZE, PALETTE,
     TICK_SIZE,
 };
 use crate::error::Result;
@@ -85,14 +85,7 @@ fn draw(root: &Canvas, title: &str, curves: &[(&str, &RocCurve, f64)]) -> DrawRe
             .label(format!("{name} (AUC = {area:.4})"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 26, y)], style));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font(text(LEGEND_SIZE))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .draw()?;
-    Ok(())
+    draw_legend(&mut chart, SeriesLabelPosition::LowerRight)
 }
 
 /// `10^⌊log₁₀ min(FPR_FLOOR, smallest nonzero finite fpr)⌋`.
