@@ -32,6 +32,9 @@ pub struct RunConfig {
     /// Folder of the four MNIST IDX files.
     pub data_dir: PathBuf,
     /// Output folder; `None` = a new folder under `runs/`. An existing non-empty folder is refused.
+    /// Not part of the serialised config, so that checkpoints of the same settings written to
+    /// different folders are byte-identical.
+    #[serde(skip)]
     pub out_dir: Option<PathBuf>,
     /// Fit settings shared by the three trainings.
     pub train: TrainConfig,

@@ -144,3 +144,31 @@ fn teacher_then_student_commands_share_a_folder() {
     assert!(err.contains("teacher.safetensors"), "{err}");
     assert_eq!(std::fs::read(&teacher).unwrap(), before);
 }
+
+#[test]
+fn checkpoints_are_byte_identical_for_one_and_two_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = |threads: &str| {
+        let out = dir.path().join(format!("threads-{threads}"));
+        let args = [
+            "student",
+            "--scratch",
+            "--epochs",
+            "2",
+            "--train-limit",
+            "2000",
+            "--quiet",
+            "--threads",
+            threads,
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let o = distill(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read(out.join("scratch.safetensors")).unwrap()
+    };
+    assert!(
+        train("1") == train("2"),
+        "checkpoints differ between 1 and 2 threads"
+    );
+}

@@ -136,6 +136,34 @@ fn a_quick_run_writes_everything_and_eval_agrees_with_the_report() {
         assert!(md.contains(needle), "report.md lacks {needle}");
     }
 
+    // Reusing the trained teacher: the same teacher results, students trained anew.
+    let again = dir.path().join("again");
+    let reuse = RunConfig {
+        teacher_checkpoint: Some(out.join("teacher.safetensors")),
+        ..quick(&again)
+    };
+    let second = run(&reuse, Progress { quiet: true }).unwrap().report;
+    let (a, b) = (&outcome.report.models, &second.models);
+    assert_eq!(b["teacher"].test_errors, a["teacher"].test_errors);
+    assert_eq!(b["teacher"].auc, a["teacher"].auc);
+    assert_eq!(
+        b["teacher"].epochs_run, 0,
+        "a reused teacher is not trained"
+    );
+    assert_eq!(
+        b["distilled"].test_errors, a["distilled"].test_errors,
+        "same teacher, same seed"
+    );
+    let layers = |dir: &Path| {
+        distill::checkpoint::load(&dir.join("distilled.safetensors"))
+            .unwrap()
+            .layers
+    };
+    assert!(
+        layers(&again) == layers(&out),
+        "bit-identical distilled students"
+    );
+
     // A second run into the same folder is refused and leaves the first run's files intact.
     let before = std::fs::read(out.join("report.json")).unwrap();
     assert!(matches!(
