@@ -200,13 +200,22 @@ pub fn save_model(path: &Path, model: &Mlp<f32>, config: &impl Serialize) -> Res
     checkpoint::save(path, &layers, &metadata)
 }
 
-/// Loads a checkpoint as an eval-ready model whose input size must be `input_size`.
+/// Loads a checkpoint as an eval-ready model that takes `input_size` pixels and gives
+/// [`CLASSES`] logits.
 ///
 /// # Errors
-/// Any checkpoint error, or a checkpoint whose input size differs from the data's.
+/// Any checkpoint error, or a checkpoint whose input size differs from the data's or whose
+/// output is not one logit per class.
 pub fn load_model(path: &Path, input_size: usize) -> Result<Mlp<f32>> {
     let ckpt: Checkpoint = checkpoint::load(path)?;
     ckpt.check_input_size(path, input_size)?;
+    let outputs = ckpt.sizes().last().copied().unwrap_or(0);
+    if outputs != CLASSES {
+        return Err(Error::Checkpoint {
+            path: path.to_path_buf(),
+            reason: format!("the model gives {outputs} outputs but the data has {CLASSES} classes"),
+        });
+    }
     let dropout = ckpt
         .metadata
         .get("dropout")

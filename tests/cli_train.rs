@@ -69,6 +69,29 @@ fn a_teacher_whose_input_size_differs_from_the_data_is_refused() {
     assert!(!out.exists());
     let err = refused(&["eval", ckpt.to_str().unwrap()]);
     assert!(err.contains("784"), "{err}");
+
+    // Right input, wrong number of outputs: refused, not a panic in the loss.
+    let five = dir.path().join("five.safetensors");
+    let w = ndarray::Array2::<f32>::zeros((784, 5));
+    let b = ndarray::Array1::<f32>::zeros(5);
+    distill::checkpoint::save(&five, &[(w.view(), b.view())], &Default::default()).unwrap();
+    for args in [
+        vec!["eval", five.to_str().unwrap()],
+        vec![
+            "student",
+            "--teacher",
+            five.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    ] {
+        let err = refused(&args);
+        assert!(
+            err.contains("5 outputs") && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!out.exists());
 }
 
 #[test]
