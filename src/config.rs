@@ -132,6 +132,35 @@ impl ModelConfig {
     }
 }
 
+/// The most parameters a model may have: each copy (weights, gradients, Adam's two moments, the
+/// best epoch's snapshot) then stays under 200 MB, and an absurd `--hidden` is refused instead of
+/// attempting a huge allocation.
+pub const MAX_PARAMETERS: usize = 50_000_000;
+
+impl ModelConfig {
+    /// [`validate`](Self::validate), and the size of the whole model for `input` pixels and
+    /// `classes` outputs: at most [`MAX_PARAMETERS`] weights and biases, Σ_l (D_{l−1} + 1)·D_l.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] as `validate`, or for a model that is too large.
+    pub fn validate_for(&self, input: usize, classes: usize) -> Result<()> {
+        self.validate()?;
+        let sizes = self.sizes(input, classes);
+        let parameters = sizes.windows(2).try_fold(0usize, |total, w| {
+            w[0].checked_add(1)
+                .and_then(|fan_in| fan_in.checked_mul(w[1]))
+                .and_then(|layer| total.checked_add(layer))
+        });
+        match parameters {
+            Some(p) if p <= MAX_PARAMETERS => Ok(()),
+            _ => invalid(
+                "hidden",
+                format!("{sizes:?} is larger than the {MAX_PARAMETERS} parameters distill trains"),
+            ),
+        }
+    }
+}
+
 fn invalid(field: &'static str, reason: impl Into<String>) -> Result<()> {
     Err(Error::InvalidConfig {
         field,
@@ -185,5 +214,15 @@ mod tests {
         assert_eq!(model(vec![300, 0], 0.0), "hidden");
         assert_eq!(model(vec![300], 1.0), "dropout");
         assert_eq!(model(vec![300], f64::NAN), "dropout");
+        let sized = |hidden: Vec<usize>| {
+            ModelConfig {
+                hidden,
+                dropout: 0.0,
+            }
+            .validate_for(784, 10)
+        };
+        sized(vec![1200, 1200]).unwrap();
+        assert_eq!(field_of(sized(vec![100_000])), "hidden");
+        assert_eq!(field_of(sized(vec![usize::MAX / 2, 2])), "hidden"); // overflow, not a panic
     }
 }

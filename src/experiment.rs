@@ -123,7 +123,7 @@ pub fn train_distilled(
     config: &TrainConfig,
     progress: Progress,
 ) -> Result<(Trained, TeacherLogits)> {
-    student.validate()?;
+    student.validate_for(data.input_size(), CLASSES)?;
     loss.validate()?;
     let cache = TeacherLogits::compute(teacher, &data.train, &data.validation);
     progress.line(&format!("teacher logits cached in {:.2}s", cache.seconds));

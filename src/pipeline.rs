@@ -68,6 +68,8 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
     config.student.validate()?;
     config.distill.validate()?;
     let data = Prepared::load(&config.data_dir, &config.train)?;
+    config.teacher.validate_for(data.input_size(), CLASSES)?;
+    config.student.validate_for(data.input_size(), CLASSES)?;
     let teacher_path = config.teacher_checkpoint.as_deref();
     let reused_teacher = teacher_path
         .map(|p| load_model(p, data.input_size()))

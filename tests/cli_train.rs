@@ -23,7 +23,8 @@ fn bad_values_are_refused_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("never");
     let o = out.to_str().unwrap();
-    let cases: [(&[&str], &str); 10] = [
+    let cases: [(&[&str], &str); 11] = [
+        (&["teacher", "--hidden", "100000,100000"], "parameters"),
         (&["run", "--temperature", "0"], "temperature"),
         (&["run", "--temperature", "-1"], "temperature"),
         (&["run", "--alpha", "1.5"], "alpha"),

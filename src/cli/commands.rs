@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use distill::atomic::write_atomic;
 use distill::config::ModelConfig;
-use distill::data::{verify_payloads, DataSummary, Mnist, MnistFiles};
+use distill::data::{verify_payloads, DataSummary, Mnist, MnistFiles, CLASSES};
 use distill::experiment::{
     load_model, model_report, save_model, student_seed, test_report, train_distilled, train_plain,
     Prepared, Trained,
@@ -57,6 +57,7 @@ pub fn teacher(args: &TeacherArgs) -> Result<()> {
     config.validate()?;
     model.validate()?;
     let data = Prepared::load(&args.train.data, &config)?;
+    model.validate_for(data.input_size(), CLASSES)?;
     let out = output::dir_for(
         args.train.out.as_deref(),
         &["teacher.safetensors", "teacher.json"],
@@ -86,6 +87,7 @@ pub fn student(args: &StudentArgs) -> Result<()> {
     model.validate()?;
     loss.validate()?;
     let data = Prepared::load(&args.train.data, &config)?;
+    model.validate_for(data.input_size(), CLASSES)?;
     let teacher = match &args.teacher {
         Some(path) if !args.scratch => Some(load_model(path, data.input_size())?),
         _ => None,
