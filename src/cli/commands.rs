@@ -177,6 +177,11 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         for (digit, a) in auc.iter().enumerate() {
             println!("AUC digit {digit}    {a:.6}");
         }
+        println!("confusion matrix (rows: true digit, columns: predicted)");
+        for (digit, row) in evaluation.confusion.rows().into_iter().enumerate() {
+            let cells: Vec<String> = row.iter().map(|n| format!("{n:5}")).collect();
+            println!("  {digit} {}", cells.join(""));
+        }
     }
     Ok(())
 }
