@@ -59,6 +59,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--distill-bin", type=Path, default=REPO_ROOT / "target" / "release" / "distill")
     p.add_argument("--python", type=Path, default=HERE / ".venv" / "bin" / "python",
                    help="interpreter with requirements.txt installed (default: the venv here)")
+    p.add_argument("--omp-wait-policy", choices=("active", "passive"),
+                   help="set OMP_WAIT_POLICY for the frameworks (default: unset, their default); "
+                        "on a loaded machine PyTorch's spinning OpenMP threads collapse, passive avoids it")
     p.add_argument("--workdir", type=Path, help="keep the runs' reports here (default: a temp dir)")
     p.add_argument("--markdown", type=Path, help="also write the table as markdown to this file")
     p.add_argument("--json", type=Path, help="write every run's raw numbers to this file")
@@ -116,6 +119,8 @@ def run_framework(args, name: str, out_json: Path) -> dict:
            "--no-early-stopping", "--threads", str(args.threads), "--seed", str(args.seed),
            "--teacher-logits", "both", "--out", str(out_json)]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    if args.omp_wait_policy:
+        env["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
     wall, rss = run_measured(cmd, env, out_json.with_suffix(".log"))
     report = json.loads(out_json.read_text())
     return {"models": report["models"], "versions": report["versions"],
@@ -182,7 +187,8 @@ def render(args, sides: dict[str, dict], load: tuple[list[float], list[float]]) 
     lines += ["| " + " | ".join(caches + [""] * pad) + " |", "| " + " | ".join(rss + [""] * pad) + " |"]
     notes = [
         f"{args.epochs} epochs of each training, batch 64, {args.threads} threads, seed {args.seed}, "
-        f"{args.repeats} repeat(s) alternating {' '.join(names)}; s/epoch = median over epochs, "
+        f"{args.repeats} repeat(s) alternating {' '.join(names)}, OMP_WAIT_POLICY "
+        f"{args.omp_wait_policy or os.environ.get('OMP_WAIT_POLICY', 'unset')}; s/epoch = median over epochs, "
         "then over repeats; ratios > 1 mean distill is faster.",
         f"load average before {load[0][0]:.2f} {load[0][1]:.2f} {load[0][2]:.2f}, "
         f"after {load[1][0]:.2f} {load[1][1]:.2f} {load[1][2]:.2f} ({os.cpu_count()} CPUs).",
@@ -210,7 +216,8 @@ def main() -> None:
                   f"{runs[name][-1]['peak_rss_kib'] / 1024:.0f} MiB", file=sys.stderr, flush=True)
     sides = {n: summarize(runs[n]) for n in order}
     table = render(args, sides, (load_before, list(os.getloadavg())))
-    versions = {k: v for n in args.frameworks for k, v in runs[n][0]["versions"].items()}
+    versions = {k: v for n in args.frameworks for k, v in runs[n][0]["versions"].items()
+                if k in ("python", "numpy", "tensorflow", "keras", "torch", "omp_wait_policy")}
     table += "versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + "\n"
     print(table)
     if args.markdown:

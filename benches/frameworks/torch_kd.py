@@ -24,6 +24,7 @@ bias correction folded into the step size, i.e. Keras' ε equals PyTorch's ε·s
 from __future__ import annotations
 
 import math
+import os
 
 import common
 from common import ALPHA, BATCH_SIZE, TEMPERATURE, Stopwatch
@@ -127,6 +128,7 @@ def main() -> None:
         "mkldnn": str(torch.backends.mkldnn.is_available()),
         "intra_op_threads": str(torch.get_num_threads()),
         "inter_op_threads": str(torch.get_num_interop_threads()),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset (libgomp default: spin)"),
     })
 
     def ce_batch(model, idx, xb, yb):
