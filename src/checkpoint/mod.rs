@@ -76,16 +76,45 @@ impl Checkpoint {
     /// # Errors
     /// [`Error::Checkpoint`] saying both sizes when they differ.
     pub fn check_input_size(&self, path: &Path, expected: usize) -> Result<()> {
-        match self.sizes().first() {
-            Some(&input) if input == expected => Ok(()),
-            found => Err(Error::Checkpoint {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "the checkpoint takes inputs of {} values but the data's examples have {expected}",
-                    found.map_or_else(|| "no".to_string(), usize::to_string)
-                ),
-            }),
-        }
+        let found = self.sizes().first().copied();
+        check_size(path, found, expected, |found| {
+            format!("the checkpoint takes inputs of {found} values but the data's examples have {expected}")
+        })
+    }
+
+    /// Checks that the checkpoint gives `expected` logits per example (the data's classes).
+    ///
+    /// ```text
+    /// ok  ⇔  sizes[L] = expected
+    /// ```
+    /// A model with fewer outputs than there are classes would meet labels it has no logit for
+    /// (the losses and the confusion matrix assert on that); call this on every loaded model
+    /// before evaluating or distilling from it. `path` is the checkpoint's, for the message.
+    ///
+    /// # Errors
+    /// [`Error::Checkpoint`] saying both sizes when they differ.
+    pub fn check_output_size(&self, path: &Path, expected: usize) -> Result<()> {
+        let found = self.sizes().last().copied();
+        check_size(path, found, expected, |found| {
+            format!("the checkpoint gives {found} logits per example but the data has {expected} classes")
+        })
+    }
+}
+
+/// `Ok` when `found == Some(expected)`, else [`Error::Checkpoint`] with `reason(found)`, where
+/// `found` is the size or "no".
+fn check_size(
+    path: &Path,
+    found: Option<usize>,
+    expected: usize,
+    reason: impl FnOnce(String) -> String,
+) -> Result<()> {
+    match found {
+        Some(size) if size == expected => Ok(()),
+        found => Err(Error::Checkpoint {
+            path: path.to_path_buf(),
+            reason: reason(found.map_or_else(|| "no".to_string(), |n| n.to_string())),
+        }),
     }
 }
 
