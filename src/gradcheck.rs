@@ -155,6 +155,13 @@ pub fn compare(analytic: &[f64], numeric: &[f64], tol: Tolerance) -> GradcheckRe
 
 /// Checks `analytic` against the central-difference gradient of `loss` at `x`.
 ///
+/// ```text
+/// n_i    = [ L(x + ε·e_i) − L(x − ε·e_i) ] / (2ε)        (numeric_gradient)
+/// pass_i ⇔ |a_i − n_i| ≤ atol + rtol·|n_i|               (compare)
+/// shapes  x: (n)   analytic: (n)
+/// ```
+/// Calls `loss` `2n` times; `x` is restored exactly before returning.
+///
 /// # Panics
 /// If `x` and `analytic` differ in length.
 #[track_caller]

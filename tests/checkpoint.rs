@@ -360,6 +360,34 @@ fn check_input_size_compares_with_the_data() {
     );
 }
 
+#[test]
+fn check_output_size_compares_with_the_classes() {
+    // A 5-logit model on 10-class labels used to panic in `distill eval` (cross-entropy's label
+    // assert); the loader's caller refuses it with this check instead.
+    let path = Path::new("t.safetensors");
+    let ckpt = Checkpoint {
+        layers: layers(&[784, 3, 10]),
+        metadata: BTreeMap::new(),
+    };
+    ckpt.check_output_size(path, 10).unwrap();
+    let five = Checkpoint {
+        layers: layers(&[784, 5]),
+        metadata: BTreeMap::new(),
+    };
+    assert_eq!(
+        reason(five.check_output_size(path, 10), path),
+        "the checkpoint gives 5 logits per example but the data has 10 classes"
+    );
+    let empty = Checkpoint {
+        layers: Vec::new(),
+        metadata: BTreeMap::new(),
+    };
+    assert_eq!(
+        reason(empty.check_output_size(path, 10), path),
+        "the checkpoint gives no logits per example but the data has 10 classes"
+    );
+}
+
 // ----- refusals: each reason names what does not match ----------------------------------------
 
 #[test]

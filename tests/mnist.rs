@@ -162,6 +162,31 @@ fn images_must_be_3d_and_labels_1d() {
 }
 
 #[test]
+fn a_set_with_no_images_is_refused() {
+    // Used to load, then panic in the test-set evaluation ("an empty batch has no mean loss").
+    for (train_n, test_n, named) in [
+        (6, 0, "t10k-images-idx3-ubyte"),
+        (0, 4, "train-images-idx3-ubyte"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        write_set(
+            dir.path(),
+            &SplitFiles::new(train_n, 3, 2),
+            &SplitFiles::new(test_n, 3, 2),
+            false,
+        );
+        match Mnist::load(dir.path()) {
+            Err(e @ Error::BadShape { .. }) => {
+                let message = e.to_string();
+                assert!(message.contains(named), "{message}");
+                assert!(message.contains("no images"), "{message}");
+            }
+            other => panic!("expected BadShape for {named}, got {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn a_corrupt_file_inside_a_set_is_named() {
     let dir = small_set(true);
     let path = dir.path().join("train-images-idx3-ubyte.gz");

@@ -106,7 +106,7 @@ impl Mnist {
     ///
     /// # Errors
     /// Every error names a file: [`Error::Missing`], any error of [`crate::data::idx::read_idx`],
-    /// [`Error::BadShape`] (images not 3-D, labels not 1-D, empty images),
+    /// [`Error::BadShape`] (images not 3-D, labels not 1-D, empty images, no images at all),
     /// [`Error::CountMismatch`], [`Error::LabelOutOfRange`], [`Error::ImageShapeMismatch`].
     pub fn load(dir: &Path) -> Result<Mnist> {
         Mnist::load_files(&MnistFiles::find(dir)?)
@@ -159,6 +159,14 @@ fn load_split(images_path: &Path, labels_path: &Path) -> Result<Split> {
         return Err(bad_shape(
             images_path,
             format!("images must not be empty, found {rows}x{cols}"),
+        ));
+    }
+    if n == 0 {
+        // Every consumer needs examples: a mean loss over no rows, a fit with no batches and an
+        // evaluation with no predictions are all undefined (the evaluation used to panic).
+        return Err(bad_shape(
+            images_path,
+            "the file holds no images (count 0)".to_string(),
         ));
     }
     if label_dims.len() != 1 {

@@ -57,6 +57,21 @@ fn softmax_row<A: Scalar>(z: ArrayView1<A>, t: A, mut out: ArrayViewMut1<A>) {
     out.mapv_inplace(|o| o / sum);
 }
 
+/// A `(B, N)` array whose row `b` is `row(z_b, T)`, after checking `T`.
+#[track_caller]
+fn map_rows<A: Scalar>(
+    z: ArrayView2<A>,
+    t: A,
+    row: impl Fn(ArrayView1<A>, A, ArrayViewMut1<A>),
+) -> Array2<A> {
+    assert_temperature(t);
+    let mut out = Array2::zeros(z.raw_dim());
+    Zip::from(z.rows())
+        .and(out.rows_mut())
+        .for_each(|z, out| row(z, t, out));
+    out
+}
+
 /// Row-wise softmax of logits divided by a temperature.
 ///
 /// ```text
@@ -70,12 +85,7 @@ fn softmax_row<A: Scalar>(z: ArrayView1<A>, t: A, mut out: ArrayViewMut1<A>) {
 /// If `t` is not positive and finite.
 #[track_caller]
 pub fn softmax<A: Scalar>(z: ArrayView2<A>, t: A) -> Array2<A> {
-    assert_temperature(t);
-    let mut p = Array2::zeros(z.raw_dim());
-    Zip::from(z.rows())
-        .and(p.rows_mut())
-        .for_each(|z, p| softmax_row(z, t, p));
-    p
+    map_rows(z, t, softmax_row)
 }
 
 /// Row-wise log-softmax of logits divided by a temperature.
@@ -90,12 +100,7 @@ pub fn softmax<A: Scalar>(z: ArrayView2<A>, t: A) -> Array2<A> {
 /// If `t` is not positive and finite.
 #[track_caller]
 pub fn log_softmax<A: Scalar>(z: ArrayView2<A>, t: A) -> Array2<A> {
-    assert_temperature(t);
-    let mut log_p = Array2::zeros(z.raw_dim());
-    Zip::from(z.rows())
-        .and(log_p.rows_mut())
-        .for_each(|z, out| log_softmax_row(z, t, out));
-    log_p
+    map_rows(z, t, log_softmax_row)
 }
 
 /// Backward of [`softmax`]: the Jacobian-transpose product `dz = Jᵀ·dp`, row by row.

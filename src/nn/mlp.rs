@@ -175,6 +175,18 @@ impl<A: Scalar> Mlp<A> {
         self.rng = mask_stream(seed);
     }
 
+    /// Panics unless `x` has `D_0` columns; `what` names the caller in the message.
+    #[track_caller]
+    fn assert_input_width(&self, x: ArrayView2<A>, what: &str) {
+        let d_in = self.layers[0].d_in();
+        assert_eq!(
+            x.ncols(),
+            d_in,
+            "mlp {what}: x has {} columns, the input layer takes {d_in}",
+            x.ncols()
+        );
+    }
+
     /// Makes room for `batch` rows; reallocates only when `batch` exceeds every earlier batch.
     fn reserve(&mut self, batch: usize) {
         if batch <= self.capacity {
@@ -203,14 +215,8 @@ impl<A: Scalar> Mlp<A> {
     /// If `x` does not have `D_0` columns.
     #[track_caller]
     pub fn forward(&mut self, x: ArrayView2<A>, mode: Mode) -> ArrayView2<'_, A> {
+        self.assert_input_width(x, "forward");
         let b = x.nrows();
-        assert_eq!(
-            x.ncols(),
-            self.layers[0].d_in(),
-            "mlp forward: x has {} columns, the input layer takes {}",
-            x.ncols(),
-            self.layers[0].d_in()
-        );
         self.reserve(b);
         self.input.slice_mut(s![..b, ..]).assign(&x); // cached for layer 1's dW
         let last = self.layers.len() - 1;
@@ -314,14 +320,8 @@ impl<A: Scalar> Mlp<A> {
     /// If `x` does not have `D_0` columns.
     #[track_caller]
     pub fn predict(&self, x: ArrayView2<A>) -> Array2<A> {
+        self.assert_input_width(x, "predict");
         let last = self.layers.len() - 1;
-        assert_eq!(
-            x.ncols(),
-            self.layers[0].d_in(),
-            "mlp predict: x has {} columns, the input layer takes {}",
-            x.ncols(),
-            self.layers[0].d_in()
-        );
         let mut logits = Array2::zeros((x.nrows(), self.layers[last].d_out()));
         let chunk = PREDICT_CHUNK.min(x.nrows());
         let widest = self.layers[..last]
