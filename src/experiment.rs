@@ -209,13 +209,7 @@ pub fn save_model(path: &Path, model: &Mlp<f32>, config: &impl Serialize) -> Res
 pub fn load_model(path: &Path, input_size: usize) -> Result<Mlp<f32>> {
     let ckpt: Checkpoint = checkpoint::load(path)?;
     ckpt.check_input_size(path, input_size)?;
-    let outputs = ckpt.sizes().last().copied().unwrap_or(0);
-    if outputs != CLASSES {
-        return Err(Error::Checkpoint {
-            path: path.to_path_buf(),
-            reason: format!("the model gives {outputs} outputs but the data has {CLASSES} classes"),
-        });
-    }
+    ckpt.check_output_size(path, CLASSES)?;
     let dropout = ckpt
         .metadata
         .get("dropout")

@@ -88,7 +88,7 @@ fn a_teacher_whose_input_size_differs_from_the_data_is_refused() {
     ] {
         let err = refused(&args);
         assert!(
-            err.contains("5 outputs") && !err.contains("panicked"),
+            err.contains("gives 5 logits") && !err.contains("panicked"),
             "{args:?}: {err}"
         );
     }
