@@ -154,6 +154,10 @@ pub enum Error {
         loss: f64,
     },
 
+    /// The validation loss became NaN or infinite.
+    #[error("non-finite validation loss {loss} after epoch {epoch}: training stopped")]
+    NonFiniteValidation { epoch: usize, loss: f64 },
+
     // ----- checkpoints ---------------------------------------------------------------------
     /// A checkpoint that cannot be read or does not match what is expected.
     #[error("{}: bad checkpoint: {reason}", path.display())]

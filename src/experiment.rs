@@ -12,7 +12,7 @@ use crate::checkpoint::{self, Checkpoint};
 use crate::config::{ModelConfig, TrainConfig};
 use crate::data::{validation_split_at, Mnist, Split, CLASSES};
 use crate::error::{Error, Result};
-use crate::loss::{softmax, DistillLoss};
+use crate::loss::DistillLoss;
 use crate::metrics::one_vs_rest_auc;
 use crate::nn::Mlp;
 use crate::report::ModelReport;
@@ -154,8 +154,7 @@ pub fn train_distilled(
 /// [`Error::Roc`] when a class has no positive or no negative example in the test set.
 pub fn test_report(model: &Mlp<f32>, test: &Split) -> Result<(Evaluation, Vec<f64>)> {
     let evaluation = evaluate(model, test);
-    let probabilities = softmax(evaluation.logits.mapv(f64::from).view(), 1.0);
-    let auc = one_vs_rest_auc(probabilities.view(), test.labels())?;
+    let auc = one_vs_rest_auc(evaluation.probabilities.view(), test.labels())?;
     Ok((evaluation, auc))
 }
 

@@ -12,7 +12,7 @@
 //! optim       Adam (Keras' form)
 //! train       fit with early stopping; the distiller with cached teacher logits
 //! metrics     accuracy, confusion matrix, ROC/AUC as scikit-learn defines them
-//! checkpoint  safetensors in and out, atomic and validated
+//! checkpoint  safetensors in and out: write (atomic), read (framing, header), validate
 //! report      PNG plots, report.json, report.md
 //! experiment  the notebook's steps; pipeline: all of them in order (`distill run`)
 //! gradcheck   the public central-difference checker the tests use

@@ -19,7 +19,7 @@ use crate::experiment::{
     load_model, model_report, save_model, student_seed, train_distilled, train_plain, Prepared,
     Trained,
 };
-use crate::loss::{softmax, DistillLoss};
+use crate::loss::DistillLoss;
 use crate::metrics::{class_roc_curve, RocCurve};
 use crate::output;
 use crate::report::ROC_DIGIT;
@@ -132,7 +132,11 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
         }
         curves.push((
             name,
-            roc_of_class(&evaluation, data.test.labels(), ROC_DIGIT)?,
+            class_roc_curve(
+                evaluation.probabilities.view(),
+                data.test.labels(),
+                ROC_DIGIT,
+            )?,
             entry.auc[ROC_DIGIT],
         ));
         evaluations.insert(name, evaluation);
@@ -243,12 +247,6 @@ fn draw_plots(
         report::plot_logit_scatter(&out.join(file), title, &x, &y, data.test.labels())?;
     }
     Ok(())
-}
-
-/// ROC of `class` against the rest, scored by softmax(z)[class] at T = 1.
-fn roc_of_class(evaluation: &Evaluation, labels: &[u8], class: usize) -> Result<RocCurve> {
-    let probabilities = softmax(evaluation.logits.mapv(f64::from).view(), 1.0);
-    class_roc_curve(probabilities.view(), labels, class)
 }
 
 fn data_summary(data: &Prepared) -> serde_json::Value {

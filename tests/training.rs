@@ -233,3 +233,46 @@ fn fit_refuses_an_invalid_config_before_training() {
         })
     ));
 }
+
+/// Cross-entropy in training, NaN on validation: a broken validation loss must stop training.
+struct NanOnValidation;
+
+impl Objective for NanOnValidation {
+    fn terms(&self) -> &'static [&'static str] {
+        &["loss"]
+    }
+
+    fn batch(
+        &mut self,
+        z: ndarray::ArrayView2<f32>,
+        labels: &[u8],
+        indices: &[usize],
+        part: Part,
+    ) -> distill::train::BatchLoss {
+        let mut loss = CrossEntropy.batch(z, labels, indices, part);
+        if part == Part::Validation {
+            loss.terms[0] = f64::NAN;
+        }
+        loss
+    }
+}
+
+#[test]
+fn a_non_finite_validation_loss_stops_training_with_its_epoch() {
+    let config = config(640, 3);
+    let data = data(&config);
+    let mut model = Mlp::<f32>::new(&[784, 16, 10], 0.0, 1);
+    let err = fit(
+        &mut model,
+        &data.train,
+        &data.validation,
+        &mut NanOnValidation,
+        &config,
+        "x",
+        QUIET,
+    );
+    match err {
+        Err(Error::NonFiniteValidation { epoch, loss }) => assert!(epoch == 1 && loss.is_nan()),
+        other => panic!("expected NonFiniteValidation, got {other:?}"),
+    }
+}

@@ -11,7 +11,7 @@
 
 use std::time::Instant;
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{s, Array2, ArrayView2, Axis};
 
 use crate::data::Split;
 use crate::loss::DistillLoss;
@@ -32,6 +32,14 @@ pub struct TeacherLogits {
 
 impl TeacherLogits {
     /// Runs the frozen teacher once over both parts (in parallel row chunks).
+    ///
+    /// ```text
+    /// train[n] = z_t(x_n) for the N_train training examples, validation[m] likewise;
+    /// eval mode: no dropout, so each row is a fixed function of its example
+    /// ```
+    ///
+    /// # Panics
+    /// If the teacher's input width differs from the splits' image size.
     pub fn compute(teacher: &Mlp<f32>, train: &Split, validation: &Split) -> Self {
         let start = Instant::now();
         let train = logits(teacher, train);
@@ -52,7 +60,8 @@ impl TeacherLogits {
 pub struct Distillation<'a> {
     loss: DistillLoss,
     teacher: &'a TeacherLogits,
-    /// The teacher rows of the current batch, reused across batches.
+    /// The teacher rows of the current batch: the first B rows are used, and the buffer only
+    /// grows (the largest batch is the whole validation split), so no batch reallocates it.
     z_t: Array2<f32>,
 }
 
@@ -83,13 +92,14 @@ impl Objective for Distillation<'_> {
             Part::Train => &self.teacher.train,
             Part::Validation => &self.teacher.validation,
         };
-        if self.z_t.nrows() != indices.len() {
+        if self.z_t.nrows() < indices.len() {
             self.z_t = Array2::zeros((indices.len(), cache.ncols()));
         }
-        for (mut row, &i) in self.z_t.axis_iter_mut(Axis(0)).zip(indices) {
+        let mut z_t = self.z_t.slice_mut(s![..indices.len(), ..]);
+        for (mut row, &i) in z_t.axis_iter_mut(Axis(0)).zip(indices) {
             row.assign(&cache.row(i)); // z_t[b] = cache[indices[b]]
         }
-        let t = self.loss.compute(z_s, self.z_t.view(), labels);
+        let t = self.loss.compute(z_s, z_t.view(), labels);
         BatchLoss {
             terms: vec![
                 f64::from(t.student),

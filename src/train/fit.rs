@@ -53,7 +53,8 @@ pub struct FitOutcome {
 ///
 /// # Errors
 /// [`Error::NonFinite`] when a batch loss is NaN or infinite (the epoch and batch are named;
-/// nothing has been written anywhere), or [`Error::InvalidConfig`] for an invalid `config`.
+/// nothing has been written anywhere), [`Error::NonFiniteValidation`] likewise for the
+/// validation loss, or [`Error::InvalidConfig`] for an invalid `config`.
 pub fn fit(
     model: &mut Mlp<f32>,
     train: &Split,
@@ -121,6 +122,12 @@ pub fn fit(
             let z = logits(model, validation);
             let all: Vec<usize> = (0..validation.len()).collect();
             let val = objective.batch(z.view(), validation.labels(), &all, Part::Validation);
+            if !val.total().is_finite() {
+                return Err(Error::NonFiniteValidation {
+                    epoch,
+                    loss: val.total(),
+                });
+            }
             for (name, value) in terms.iter().zip(&val.terms) {
                 push(&mut history, &format!("val_{name}"), *value);
             }
