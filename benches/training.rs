@@ -11,7 +11,7 @@ use distill::config::{ModelConfig, TrainConfig};
 use distill::data::{default_data_dir, CLASSES};
 use distill::experiment::Prepared;
 use distill::loss::DistillLoss;
-use distill::nn::{Mlp, Mode};
+use distill::nn::{Gradients, Mlp, Mode};
 use distill::optim::{Adam, AdamConfig};
 use distill::train::{fit, CrossEntropy, Distillation, Objective, Part, Progress, TeacherLogits};
 use ndarray::Array2;
@@ -33,8 +33,7 @@ fn bench_step(c: &mut Criterion, data: &Prepared, name: &str, model: &ModelConfi
     let mut step = || {
         let z = mlp.forward(x.view(), Mode::Train);
         let loss = CrossEntropy.batch(z, &y, &indices, Part::Train);
-        mlp.zero_grad();
-        mlp.backward(loss.dz.view());
+        mlp.backward_with(loss.dz.view(), Gradients::Overwrite);
         adam.begin_step();
         mlp.visit_parameters(|slot, p, g| adam.update(slot, p, g));
         loss.total()

@@ -8,7 +8,7 @@
 //! mask depends only on the stream, never on the values, so every evaluation drops the same units.
 
 use distill::gradcheck::{check_gradient, GradcheckReport, Tolerance};
-use distill::nn::{mask_stream, relu_backward, relu_forward, Dense, Dropout, Mlp, Mode};
+use distill::nn::{mask_stream, relu_backward, relu_forward, Dense, Dropout, Gradients, Mlp, Mode};
 use ndarray::{Array, Array1, Array2, ArrayView2, Zip};
 use ndarray_rand::rand_distr::Uniform;
 use ndarray_rand::RandomExt;
@@ -276,6 +276,23 @@ fn backward_accumulates_and_zero_grad_resets() {
     assert!(gradients(&mut mlp).iter().all(|&g| g == 0.0));
     mlp.backward(r.view());
     assert_eq!(gradients(&mut mlp), once);
+}
+
+#[test]
+fn overwriting_backward_equals_zero_grad_then_backward() {
+    let mut mlp = Mlp::<f64>::new(&[8, 6, 6, 3], 0.5, 21);
+    let x = uniform((4, 8), 22);
+    let r = uniform((4, 3), 23);
+    mlp.forward(x.view(), Mode::Train);
+    mlp.backward(r.view());
+    let once = gradients(&mut mlp);
+    mlp.backward(r.view()); // stale gradients, now twice the batch's
+    mlp.backward_with(r.view(), Gradients::Overwrite);
+    assert_eq!(
+        gradients(&mut mlp),
+        once,
+        "overwrite discards what was there"
+    );
 }
 
 /// Logits of two Train batches (64 then 48 rows) and the gradients accumulated over both, plus

@@ -17,6 +17,7 @@ use ndarray_rand::RandomExt;
 use rand::Rng;
 
 use crate::linalg::gemm;
+use crate::nn::Gradients;
 use crate::scalar::Scalar;
 
 /// A dense layer's parameters and accumulated gradients.
@@ -141,6 +142,22 @@ impl<A: Scalar> Dense<A> {
     /// If the shapes do not agree.
     #[track_caller]
     pub fn backward(&mut self, x: ArrayView2<A>, dy: ArrayView2<A>, dx: Option<ArrayViewMut2<A>>) {
+        self.backward_with(x, dy, dx, Gradients::Accumulate);
+    }
+
+    /// [`backward`](Self::backward), with `dW`, `db` accumulated or overwritten as `gradients`
+    /// says (`Overwrite`: `dW = xᵀ·dy`, `db = Σ_b dy`).
+    ///
+    /// # Panics
+    /// If the shapes do not agree.
+    #[track_caller]
+    pub fn backward_with(
+        &mut self,
+        x: ArrayView2<A>,
+        dy: ArrayView2<A>,
+        dx: Option<ArrayViewMut2<A>>,
+        gradients: Gradients,
+    ) {
         let b = x.nrows();
         assert_eq!(
             x.ncols(),
@@ -152,7 +169,14 @@ impl<A: Scalar> Dense<A> {
             (b, self.d_out()),
             "dense backward: dy has the wrong shape"
         );
-        gemm(A::one(), x.t(), dy, A::one(), self.dweight.view_mut()); // dW += xᵀ·dy
+        let keep = match gradients {
+            Gradients::Accumulate => A::one(),
+            Gradients::Overwrite => {
+                self.dbias.fill(A::zero()); // 1 × D_out: cheap, unlike dW
+                A::zero()
+            }
+        };
+        gemm(A::one(), x.t(), dy, keep, self.dweight.view_mut()); // dW = xᵀ·dy + keep·dW
         for row in dy.axis_iter(Axis(0)) {
             Zip::from(&mut self.dbias)
                 .and(&row)

@@ -39,7 +39,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use super::dense::Dense;
 use super::dropout::{mask_stream, Dropout, MaskRng};
 use super::relu::{relu_backward, relu_forward};
-use super::Mode;
+use super::{Gradients, Mode};
 use crate::scalar::Scalar;
 
 /// Rows per chunk in [`Mlp::predict`]: bounds its scratch memory (two `(1024, widest)` buffers).
@@ -249,6 +249,17 @@ impl<A: Scalar> Mlp<A> {
     /// Before any forward, or if `dlogits` is not `(B, D_L)`.
     #[track_caller]
     pub fn backward(&mut self, dlogits: ArrayView2<A>) {
+        self.backward_with(dlogits, Gradients::Accumulate);
+    }
+
+    /// [`backward`](Self::backward) with every `dW`, `db` accumulated or overwritten as
+    /// `gradients` says. `Overwrite` equals `zero_grad()` then `backward()` (up to the sign of
+    /// zero) without the pass that zeroes the gradient buffers: what `fit` does each batch.
+    ///
+    /// # Panics
+    /// Before any forward, or if `dlogits` is not `(B, D_L)`.
+    #[track_caller]
+    pub fn backward_with(&mut self, dlogits: ArrayView2<A>, gradients: Gradients) {
         let b = self.batch.expect("mlp backward before forward");
         let last = self.layers.len() - 1;
         assert_eq!(
@@ -267,7 +278,7 @@ impl<A: Scalar> Mlp<A> {
                 _ => self.outputs[l - 1].slice(s![..b, ..]),
             };
             let dh_prev = lower.last_mut().map(|g| g.slice_mut(s![..b, ..]));
-            self.layers[l].backward(h_prev, dz, dh_prev); // dW, db; dh_{l−1} = dz·Wᵀ
+            self.layers[l].backward_with(h_prev, dz, dh_prev, gradients); // dW, db; dh_{l−1} = dz·Wᵀ
             if let Some(g) = lower.last_mut() {
                 let mut dh = g.slice_mut(s![..b, ..]);
                 self.dropouts[l - 1].backward(dh.view_mut()); // ⊙ m/(1−p)

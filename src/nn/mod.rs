@@ -9,6 +9,16 @@ pub enum Mode {
     Eval,
 }
 
+/// Whether a backward pass adds the batch's parameter gradients to `dW`, `db` or replaces them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gradients {
+    /// `dW += xᵀ·dy`: gradients of several backward passes sum up (zero them first).
+    Accumulate,
+    /// `dW = xᵀ·dy`: the same as zeroing then accumulating, without the extra pass that zeroes
+    /// (and the extra read of) every gradient buffer. What one optimiser step per batch needs.
+    Overwrite,
+}
+
 pub mod dense;
 pub mod dropout;
 pub mod mlp;

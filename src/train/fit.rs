@@ -5,7 +5,7 @@
 //!     for each batch of a seeded shuffle of the training part:
 //!         z  = model.forward(x, Train)               logits, dropout active
 //!         L, ∂L/∂z = objective(z, y)                  mean over the batch
-//!         model.backward(∂L/∂z); Adam step            gradients zeroed before each backward
+//!         model.backward(∂L/∂z); Adam step            this batch's gradients only (overwritten)
 //!     val = objective(model.forward(x_val, Eval))     the same loss on the validation part
 //!     if val < best: best = val, keep weights, wait = 0
 //!     else wait += 1; stop when wait ≥ patience       (min_delta 0, strict improvement)
@@ -23,7 +23,7 @@ use crate::config::TrainConfig;
 use crate::data::{shuffled_indices, Split};
 use crate::error::{Error, Result};
 use crate::metrics::predictions;
-use crate::nn::{Mlp, Mode};
+use crate::nn::{Gradients, Mlp, Mode};
 use crate::optim::{Adam, AdamConfig};
 use crate::train::early_stopping::{EarlyStopping, Verdict};
 use crate::train::inference::logits;
@@ -100,8 +100,7 @@ pub fn fit(
                     loss: loss.total(),
                 });
             }
-            model.zero_grad();
-            model.backward(loss.dz.view());
+            model.backward_with(loss.dz.view(), Gradients::Overwrite); // fresh dW, db
             adam.begin_step();
             model.visit_parameters(|slot, p, g| adam.update(slot, p, g));
             for (sum, term) in sums.iter_mut().zip(&loss.terms) {
