@@ -6,7 +6,9 @@
 //! `../shared/BASELINES.md`: a PyTorch eager distillation epoch with precomputed logits takes
 //! 1.9 s, i.e. ~28,000 examples/s. Run with `cargo bench --bench training -- --noplot`.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::time::{Duration, Instant};
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use distill::config::{ModelConfig, TrainConfig};
 use distill::data::{default_data_dir, CLASSES};
 use distill::experiment::Prepared;
@@ -17,6 +19,18 @@ use distill::train::{fit, CrossEntropy, Distillation, Objective, Part, Progress,
 use ndarray::Array2;
 
 const BATCH: usize = 64;
+
+/// Times `iters` calls of `f` on a worker of the global rayon pool, as the `distill` binary
+/// runs its commands (a parallel region then starts on the calling thread).
+fn on_pool<R>(iters: u64, f: &mut (impl FnMut() -> R + Send)) -> Duration {
+    rayon::scope(|_| {
+        let start = Instant::now();
+        for _ in 0..iters {
+            black_box(f());
+        }
+        start.elapsed()
+    })
+}
 
 fn data() -> Prepared {
     Prepared::load(&default_data_dir(), &TrainConfig::default()).expect("shipped MNIST loads")
@@ -45,7 +59,7 @@ fn bench_step(c: &mut Criterion, data: &Prepared, name: &str, model: &ModelConfi
 
     let mut group = c.benchmark_group("train_step");
     group.throughput(Throughput::Elements(BATCH as u64));
-    group.bench_function(name, |b| b.iter(&mut step));
+    group.bench_function(name, |b| b.iter_custom(|iters| on_pool(iters, &mut step)));
     group.finish();
 }
 
@@ -60,10 +74,11 @@ fn bench_adam(c: &mut Criterion) {
     let mut group = c.benchmark_group("adam");
     group.throughput(Throughput::Elements(mlp.parameter_count() as u64));
     group.bench_function("step_teacher_parameters", |b| {
-        b.iter(|| {
+        let mut step = || {
             adam.begin_step();
             mlp.visit_parameters(|slot, p, g| adam.update(slot, p, g));
-        })
+        };
+        b.iter_custom(|iters| on_pool(iters, &mut step))
     });
     group.finish();
 }
@@ -88,7 +103,8 @@ fn training(c: &mut Criterion) {
         (data.train.len() + data.validation.len()) as u64,
     ));
     group.bench_function("teacher_logit_cache", |b| {
-        b.iter(|| TeacherLogits::compute(&teacher, &data.train, &data.validation))
+        let mut cache = || TeacherLogits::compute(&teacher, &data.train, &data.validation);
+        b.iter_custom(|iters| on_pool(iters, &mut cache))
     });
 
     let config = TrainConfig {
@@ -98,7 +114,7 @@ fn training(c: &mut Criterion) {
     let student = ModelConfig::student().sizes(data.input_size(), CLASSES);
     group.throughput(Throughput::Elements(data.train.len() as u64));
     group.bench_function("epoch_cached_logits", |b| {
-        b.iter(|| {
+        let mut epoch = || {
             let mut mlp = Mlp::<f32>::new(&student, 0.0, 3);
             let mut objective = Distillation::new(DistillLoss::default(), &cache);
             let quiet = Progress { quiet: true };
@@ -112,7 +128,8 @@ fn training(c: &mut Criterion) {
                 quiet,
             )
             .expect("a distillation epoch trains")
-        })
+        };
+        b.iter_custom(|iters| on_pool(iters, &mut epoch))
     });
     group.finish();
 }
