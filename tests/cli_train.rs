@@ -196,3 +196,32 @@ fn checkpoints_are_byte_identical_for_one_and_two_threads() {
         "checkpoints differ between 1 and 2 threads"
     );
 }
+
+#[test]
+fn distill_alone_runs_the_notebook_with_top_level_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args = [
+        "--epochs",
+        "1",
+        "--train-limit",
+        "1500",
+        "--teacher-hidden",
+        "64",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = distill(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for needle in ["teacher", "distilled", "scratch", "report.md"] {
+        assert!(stdout.contains(needle), "summary lacks {needle}:\n{stdout}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(
+        report["config"]["teacher"]["hidden"],
+        serde_json::json!([64])
+    );
+    assert_eq!(report["models"]["scratch"]["epochs_run"], 1);
+}
