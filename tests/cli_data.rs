@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use idx_builder::{gzip, pixels, u8_idx, write_set, SplitFiles};
+use idx_builder::{gzip, pixels, small_set, u8_idx};
 
 fn distill(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_distill"))
@@ -47,13 +47,7 @@ fn shipped_mnist_is_described_and_verified() {
 
 #[test]
 fn a_folder_without_checksums_is_fine() {
-    let dir = tempfile::tempdir().unwrap();
-    write_set(
-        dir.path(),
-        &SplitFiles::new(6, 3, 2),
-        &SplitFiles::new(4, 3, 2),
-        true,
-    );
+    let dir = small_set(true);
     let out = distill(&["data", "--data", dir.path().to_str().unwrap()]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -75,13 +69,7 @@ fn assert_fails_naming(dir: &Path, named: &Path) -> String {
 
 #[test]
 fn corrupt_data_fails_with_the_file_named() {
-    let dir = tempfile::tempdir().unwrap();
-    write_set(
-        dir.path(),
-        &SplitFiles::new(6, 3, 2),
-        &SplitFiles::new(4, 3, 2),
-        true,
-    );
+    let dir = small_set(true);
     let path = dir.path().join("t10k-images-idx3-ubyte.gz");
     let bytes = u8_idx(&[4, 3, 2], &pixels(24));
     fs::write(&path, gzip(&bytes[..bytes.len() - 4])).unwrap();
@@ -101,13 +89,7 @@ fn a_missing_folder_fails_with_it_named() {
 
 #[test]
 fn a_checksum_mismatch_fails() {
-    let dir = tempfile::tempdir().unwrap();
-    write_set(
-        dir.path(),
-        &SplitFiles::new(6, 3, 2),
-        &SplitFiles::new(4, 3, 2),
-        false,
-    );
+    let dir = small_set(false);
     let sums = format!("{}  train-labels-idx1-ubyte\n", "ab".repeat(32));
     fs::write(dir.path().join("PAYLOAD_SHA256SUMS"), sums).unwrap();
     let stderr = assert_fails_naming(dir.path(), &dir.path().join("train-labels-idx1-ubyte"));

@@ -13,21 +13,9 @@ use distill::data::{
     CLASSES,
 };
 use distill::Error;
-use idx_builder::{gzip, pixels, u8_idx, write_set, SplitFiles};
+use idx_builder::{gzip, pixels, small_set, u8_idx, write_set, SplitFiles};
 use ndarray::Array2;
 use sha2::{Digest, Sha256};
-
-/// A folder with 6 train and 4 test images of 3×2.
-fn small_set(gz: bool) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    write_set(
-        dir.path(),
-        &SplitFiles::new(6, 3, 2),
-        &SplitFiles::new(4, 3, 2),
-        gz,
-    );
-    dir
-}
 
 #[test]
 fn loads_raw_and_gzip_folders_alike() {

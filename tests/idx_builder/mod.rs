@@ -68,3 +68,15 @@ pub fn write_set(dir: &Path, train: &SplitFiles, test: &SplitFiles, gz: bool) {
         }
     }
 }
+
+/// A temporary folder with a small valid set: 6 train and 4 test images of 3×2.
+pub fn small_set(gz: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(
+        dir.path(),
+        &SplitFiles::new(6, 3, 2),
+        &SplitFiles::new(4, 3, 2),
+        gz,
+    );
+    dir
+}
