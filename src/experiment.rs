@@ -17,7 +17,8 @@ use crate::metrics::one_vs_rest_auc;
 use crate::nn::Mlp;
 use crate::report::ModelReport;
 use crate::train::{
-    evaluate, fit, CrossEntropy, Distillation, Evaluation, FitOutcome, Progress, TeacherLogits,
+    evaluate, fit, CrossEntropy, Distillation, Evaluation, FitOutcome, Objective, Progress,
+    TeacherLogits,
 };
 
 /// MNIST loaded, limited and split as a run asks.
@@ -66,8 +67,21 @@ impl Prepared {
 pub struct Trained {
     /// The model, holding its best epoch's weights.
     pub model: Mlp<f32>,
-    /// History, epochs, timing.
+    /// History, epochs, timing (all empty or zero for a model loaded, not trained).
     pub outcome: FitOutcome,
+    /// For a distilled student: the one-off seconds of the teacher-logit cache.
+    pub teacher_logits_seconds: Option<f64>,
+}
+
+impl Trained {
+    /// A model loaded from a checkpoint: no epochs, no history.
+    pub fn loaded(model: Mlp<f32>) -> Self {
+        Trained {
+            model,
+            outcome: FitOutcome::default(),
+            teacher_logits_seconds: None,
+        }
+    }
 }
 
 /// Seed of a student's initial weights: the distilled and the scratch student start from the
@@ -79,7 +93,7 @@ pub fn student_seed(seed: u64) -> u64 {
 /// Trains a model with plain cross-entropy (the teacher, or the student from scratch).
 ///
 /// # Errors
-/// Invalid configs, or a non-finite loss.
+/// Invalid configs (including a model too large for the data), or a non-finite loss.
 pub fn train_plain(
     data: &Prepared,
     model: &ModelConfig,
@@ -88,30 +102,22 @@ pub fn train_plain(
     label: &str,
     progress: Progress,
 ) -> Result<Trained> {
-    model.validate()?;
-    let mut mlp = Mlp::new(
-        &model.sizes(data.input_size(), CLASSES),
-        model.dropout,
+    model.validate_for(data.input_size(), CLASSES)?;
+    fit_new(
+        data,
+        model,
         seed,
-    );
-    let outcome = fit(
-        &mut mlp,
-        &data.train,
-        &data.validation,
         &mut CrossEntropy,
         config,
         label,
         progress,
-    )?;
-    Ok(Trained {
-        model: mlp,
-        outcome,
-    })
+    )
 }
 
 /// Distils a student from the frozen `teacher`, whose logits are computed once and cached.
 ///
-/// Returns the student and the cache (its `seconds` is the one-off cost of the teacher pass).
+/// Returns the student and the cache (its `seconds`, the one-off cost of the teacher pass, is
+/// also in the student's `teacher_logits_seconds`).
 ///
 /// # Errors
 /// Invalid configs, or a non-finite loss.
@@ -127,25 +133,48 @@ pub fn train_distilled(
     loss.validate()?;
     let cache = TeacherLogits::compute(teacher, &data.train, &data.validation);
     progress.line(&format!("teacher logits cached in {:.2}s", cache.seconds));
-    let sizes = student.sizes(data.input_size(), CLASSES);
-    let mut mlp = Mlp::new(&sizes, student.dropout, student_seed(config.seed));
     let mut objective = Distillation::new(*loss, &cache);
-    let outcome = fit(
-        &mut mlp,
-        &data.train,
-        &data.validation,
+    let seed = student_seed(config.seed);
+    let mut trained = fit_new(
+        data,
+        student,
+        seed,
         &mut objective,
         config,
         "distilled",
         progress,
     )?;
-    Ok((
-        Trained {
-            model: mlp,
-            outcome,
-        },
-        cache,
-    ))
+    trained.teacher_logits_seconds = Some(cache.seconds);
+    Ok((trained, cache))
+}
+
+/// A new model of shape `model` (weights from `seed`), fitted to `objective`. The caller has
+/// validated `model` for the data.
+fn fit_new(
+    data: &Prepared,
+    model: &ModelConfig,
+    seed: u64,
+    objective: &mut dyn Objective,
+    config: &TrainConfig,
+    label: &str,
+    progress: Progress,
+) -> Result<Trained> {
+    let sizes = model.sizes(data.input_size(), CLASSES);
+    let mut mlp = Mlp::new(&sizes, model.dropout, seed);
+    let outcome = fit(
+        &mut mlp,
+        &data.train,
+        &data.validation,
+        objective,
+        config,
+        label,
+        progress,
+    )?;
+    Ok(Trained {
+        model: mlp,
+        outcome,
+        teacher_logits_seconds: None,
+    })
 }
 
 /// Test-set results of `model` with the ten one-vs-rest AUCs on softmax(z) at T = 1.
@@ -174,7 +203,7 @@ pub fn model_report(trained: &Trained, test: &Split) -> Result<(ModelReport, Eva
         train_seconds: trained.outcome.train_seconds,
         parameters: trained.model.parameter_count(),
         history: trained.outcome.history.clone(),
-        teacher_logits_seconds: None,
+        teacher_logits_seconds: trained.teacher_logits_seconds,
     };
     Ok((report, evaluation))
 }

@@ -22,9 +22,8 @@ use crate::experiment::{
 use crate::loss::DistillLoss;
 use crate::metrics::{class_roc_curve, RocCurve};
 use crate::output;
-use crate::report::ROC_DIGIT;
-use crate::report::{self, Phase, Report, Series};
-use crate::train::{Evaluation, FitOutcome, History, Progress};
+use crate::report::{self, Phase, Report, Series, ROC_DIGIT};
+use crate::train::{Evaluation, Progress};
 
 /// Everything a run needs. `Default` is the notebook.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -78,15 +77,7 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
     progress.line(&format!("writing to {}", out.display()));
 
     let teacher = match reused_teacher {
-        Some(model) => Trained {
-            model,
-            outcome: FitOutcome {
-                history: History::new(),
-                epochs_run: 0,
-                best_epoch: 0,
-                train_seconds: 0.0,
-            },
-        },
+        Some(model) => Trained::loaded(model),
         None => train_plain(
             &data,
             &config.teacher,
@@ -98,7 +89,7 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
     };
     save_model(&out.join("teacher.safetensors"), &teacher.model, config)?;
 
-    let (distilled, cache) = train_distilled(
+    let (distilled, _) = train_distilled(
         &data,
         &teacher.model,
         &config.student,
@@ -126,10 +117,7 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
         ("distilled", &distilled),
         ("scratch", &scratch),
     ] {
-        let (mut entry, evaluation) = model_report(trained, &data.test)?;
-        if name == "distilled" {
-            entry.teacher_logits_seconds = Some(cache.seconds);
-        }
+        let (entry, evaluation) = model_report(trained, &data.test)?;
         curves.push((
             name,
             class_roc_curve(

@@ -161,6 +161,12 @@ fn teacher_then_student_commands_share_a_folder() {
             serde_json::from_slice(&std::fs::read(dir.path().join(format!("{f}.json"))).unwrap())
                 .unwrap();
         assert!(json["test_accuracy"].as_f64().unwrap() > 0.5, "{f}");
+        let cached = json.get("teacher_logits_seconds").is_some();
+        assert_eq!(
+            cached,
+            f == "distilled",
+            "{f}: teacher_logits_seconds only when distilled"
+        );
     }
     // Training the teacher again into the same folder is refused: its checkpoint stays.
     let before = std::fs::read(&teacher).unwrap();

@@ -57,29 +57,37 @@ fn dense_dx() {
     assert!(report.passed(), "{report}");
 }
 
-#[test]
-fn dense_dweight() {
+/// Checks `∂L/∂θ` for one parameter `θ` of the dense fixture: `param` picks `θ`, `grad` the
+/// gradient the backward pass left for it.
+fn check_dense_parameter(
+    param: fn(&mut Dense<f64>) -> &mut [f64],
+    grad: fn(&Dense<f64>) -> &[f64],
+) -> GradcheckReport {
     let (mut layer, x, r) = dense_fixture();
     layer.backward(x.view(), r.view(), None);
-    let analytic = layer.dweight.as_slice().unwrap().to_vec();
-    let mut flat = layer.weight.as_slice().unwrap().to_vec();
-    let report = check(&mut flat, &analytic, |w| {
-        layer.weight.as_slice_mut().unwrap().copy_from_slice(w);
+    let analytic = grad(&layer).to_vec();
+    let mut flat = param(&mut layer).to_vec();
+    check(&mut flat, &analytic, |theta| {
+        param(&mut layer).copy_from_slice(theta);
         dense_loss(&layer, x.view(), &r)
-    });
+    })
+}
+
+#[test]
+fn dense_dweight() {
+    let report = check_dense_parameter(
+        |l| l.weight.as_slice_mut().unwrap(),
+        |l| l.dweight.as_slice().unwrap(),
+    );
     assert!(report.passed(), "{report}");
 }
 
 #[test]
 fn dense_dbias() {
-    let (mut layer, x, r) = dense_fixture();
-    layer.backward(x.view(), r.view(), None);
-    let analytic = layer.dbias.to_vec();
-    let mut flat = layer.bias.to_vec();
-    let report = check(&mut flat, &analytic, |b| {
-        layer.bias.as_slice_mut().unwrap().copy_from_slice(b);
-        dense_loss(&layer, x.view(), &r)
-    });
+    let report = check_dense_parameter(
+        |l| l.bias.as_slice_mut().unwrap(),
+        |l| l.dbias.as_slice().unwrap(),
+    );
     assert!(report.passed(), "{report}");
 }
 

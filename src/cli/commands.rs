@@ -3,7 +3,6 @@
 use std::path::Path;
 use std::time::Instant;
 
-use distill::atomic::write_atomic;
 use distill::config::ModelConfig;
 use distill::data::{verify_payloads, DataSummary, Mnist, MnistFiles, CLASSES};
 use distill::experiment::{
@@ -12,9 +11,9 @@ use distill::experiment::{
 };
 use distill::output;
 use distill::pipeline;
-use distill::report::{summary_table, ModelReport};
+use distill::report::{summary_table, write_json};
 use distill::train::Progress;
-use distill::{Error, Result};
+use distill::Result;
 use serde::Serialize;
 
 use crate::cli::args::{DataArgs, EvalArgs, RunArgs, StudentArgs, TeacherArgs};
@@ -184,9 +183,4 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn write_json(path: &Path, value: &ModelReport) -> Result<()> {
-    let bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::io(path, e.into()))?;
-    write_atomic(path, &bytes)
 }

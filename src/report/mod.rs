@@ -10,5 +10,7 @@ mod table;
 
 pub use markdown::{render_markdown, write_report_md};
 pub use plots::{plot_logit_scatter, plot_loss_curves, plot_roc, plot_samples, Phase, Series};
-pub use summary::{read_report_json, write_report_json, ModelReport, Report, ROC_DIGIT};
+pub use summary::{
+    read_report_json, write_json, write_report_json, ModelReport, Report, ROC_DIGIT,
+};
 pub use table::summary_table;

@@ -86,7 +86,16 @@ impl Report {
 /// # Errors
 /// [`Error::Report`] if serialisation fails, [`Error::Io`] if the file cannot be written.
 pub fn write_report_json(path: &Path, report: &Report) -> Result<()> {
-    let mut json = serde_json::to_string_pretty(report).map_err(|e| Error::Report {
+    write_json(path, report)
+}
+
+/// Writes any serialisable `value` to `path` as pretty-printed JSON with a final newline,
+/// atomically (a run's `report.json`, a single training's `<model>.json`).
+///
+/// # Errors
+/// [`Error::Report`] if serialisation fails, [`Error::Io`] if the file cannot be written.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let mut json = serde_json::to_string_pretty(value).map_err(|e| Error::Report {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;

@@ -22,7 +22,7 @@ use ndarray::{s, Array2};
 use crate::config::TrainConfig;
 use crate::data::{shuffled_indices, Split};
 use crate::error::{Error, Result};
-use crate::metrics::predictions;
+use crate::metrics::{error_count, predictions};
 use crate::nn::{Gradients, Mlp, Mode};
 use crate::optim::{Adam, AdamConfig};
 use crate::train::early_stopping::{EarlyStopping, Verdict};
@@ -33,8 +33,8 @@ use crate::train::progress::Progress;
 /// Per-epoch series by name: every objective term, `accuracy`, their `val_` twins, `seconds`.
 pub type History = BTreeMap<String, Vec<f64>>;
 
-/// What a fit did.
-#[derive(Debug, Clone, PartialEq)]
+/// What a fit did (`Default`: nothing, for a model that was loaded rather than trained).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct FitOutcome {
     /// Per-epoch series.
     pub history: History,
@@ -77,7 +77,7 @@ pub fn fit(
     let batches = train.len().div_ceil(batch);
 
     let mut stopping = EarlyStopping::new(config.patience);
-    let mut best_weights = None;
+    let mut best_weights = Vec::new(); // the best epoch's parameters, once there is one
     let mut epochs_run = 0;
     let started = Instant::now();
 
@@ -134,7 +134,7 @@ pub fn fit(
                 count_correct(z.view(), validation.labels()) as f64 / validation.len() as f64;
             push(&mut history, "val_accuracy", val_acc);
             match stopping.update(epoch, val.total()) {
-                Verdict::Improved => best_weights = Some(snapshot(model)),
+                Verdict::Improved => snapshot(model, &mut best_weights),
                 Verdict::Wait => {}
                 Verdict::Stop => stop = true,
             }
@@ -153,12 +153,11 @@ pub fn fit(
         }
     }
 
-    let best_epoch = match best_weights {
-        Some(weights) => {
-            restore(model, &weights);
-            stopping.best_epoch()
-        }
-        None => epochs_run,
+    let best_epoch = if best_weights.is_empty() {
+        epochs_run // no validation, or it never improved: keep the last weights
+    } else {
+        restore(model, &best_weights);
+        stopping.best_epoch()
     };
     Ok(FitOutcome {
         history,
@@ -172,19 +171,17 @@ fn push(history: &mut History, name: &str, value: f64) {
     history.entry(name.to_string()).or_default().push(value);
 }
 
+/// Correct arg-max predictions of logits `z` against `labels`.
 fn count_correct(z: ndarray::ArrayView2<f32>, labels: &[u8]) -> usize {
-    predictions(z)
-        .iter()
-        .zip(labels)
-        .filter(|(p, y)| p == y)
-        .count()
+    labels.len() - error_count(&predictions(z), labels)
 }
 
-/// Copies every parameter, in slot order.
-fn snapshot(model: &mut Mlp<f32>) -> Vec<Vec<f32>> {
-    let mut weights = Vec::new();
-    model.visit_parameters(|_, p, _| weights.push(p.to_vec()));
-    weights
+/// Copies every parameter into `weights`, in slot order, reusing its buffers.
+fn snapshot(model: &mut Mlp<f32>, weights: &mut Vec<Vec<f32>>) {
+    model.visit_parameters(|slot, p, _| match weights.get_mut(slot) {
+        Some(kept) => kept.copy_from_slice(p),
+        None => weights.push(p.to_vec()),
+    });
 }
 
 /// Writes a [`snapshot`] back.
