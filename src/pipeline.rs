@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::{ModelConfig, TrainConfig};
+use crate::config::{ModelConfig, ModelFlags, TrainConfig};
 use crate::data::CLASSES;
 use crate::error::Result;
 use crate::experiment::{
@@ -63,12 +63,17 @@ pub struct RunOutcome {
 /// non-finite loss, a bad teacher checkpoint, or a failed write.
 pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
     config.train.validate()?;
-    config.teacher.validate()?;
-    config.student.validate()?;
+    config.teacher.validate_as(ModelFlags::TEACHER)?;
+    config.student.validate_as(ModelFlags::STUDENT)?;
     config.distill.validate()?;
     let data = Prepared::load(&config.data_dir, &config.train)?;
-    config.teacher.validate_for(data.input_size(), CLASSES)?;
-    config.student.validate_for(data.input_size(), CLASSES)?;
+    let input = data.input_size();
+    config
+        .teacher
+        .validate_for_as(input, CLASSES, ModelFlags::TEACHER)?;
+    config
+        .student
+        .validate_for_as(input, CLASSES, ModelFlags::STUDENT)?;
     let teacher_path = config.teacher_checkpoint.as_deref();
     let reused_teacher = teacher_path
         .map(|p| load_model(p, data.input_size()))
