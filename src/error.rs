@@ -176,6 +176,10 @@ pub enum Error {
     #[error("{}: plot failed: {reason}", path.display())]
     Plot { path: PathBuf, reason: String },
 
+    /// A folder another process is writing (it holds the folder's lock).
+    #[error("{}: locked by {}: one writer per folder; wait for it to finish or choose another --out", dir.display(), pid.map_or("another process".to_string(), |p| format!("process {p}")))]
+    Locked { dir: PathBuf, pid: Option<u32> },
+
     /// An output folder that would overwrite a user's files.
     #[error("{}: output folder exists and is not empty; choose another --out", path.display())]
     OutputExists { path: PathBuf },

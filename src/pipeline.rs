@@ -74,7 +74,7 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
         .map(|p| load_model(p, data.input_size()))
         .transpose()?;
     let out = output::fresh_dir(config.out_dir.as_deref())?;
-    progress.line(&format!("writing to {}", out.display()));
+    progress.line(&format!("writing to {}", out.path().display()));
 
     let teacher = match reused_teacher {
         Some(model) => Trained::loaded(model),
@@ -131,7 +131,7 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
         models.insert(name.to_string(), entry);
     }
 
-    draw_plots(&out, &data, &distilled, &curves, &evaluations)?;
+    draw_plots(out.path(), &data, &distilled, &curves, &evaluations)?;
     let report = Report {
         config: serde_json::to_value(config).expect("configs serialise"),
         data: data_summary(&data),
@@ -141,7 +141,7 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
     report::write_report_json(&out.join("report.json"), &report)?;
     report::write_report_md(&out.join("report.md"), &report, &PLOTS)?;
     Ok(RunOutcome {
-        out_dir: out,
+        out_dir: out.path().to_path_buf(),
         report,
     })
 }

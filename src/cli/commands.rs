@@ -67,7 +67,7 @@ pub fn teacher(args: &TeacherArgs) -> Result<()> {
     let trained = train_plain(&data, &model, &config, config.seed, "teacher", progress)?;
     let settings = serde_json::json!({ "train": config, "model": model });
     finish(
-        &out,
+        out.path(),
         "teacher",
         &trained,
         &data,
@@ -113,7 +113,14 @@ pub fn student(args: &StudentArgs) -> Result<()> {
             progress,
         )?,
     };
-    finish(&out, name, &trained, &data, &settings, args.train.quiet)
+    finish(
+        out.path(),
+        name,
+        &trained,
+        &data,
+        &settings,
+        args.train.quiet,
+    )
 }
 
 /// Saves a trained model and its test results as `<name>.safetensors` and `<name>.json`.
