@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::{ModelConfig, TrainConfig};
+use crate::config::{ModelConfig, ModelFlags, TrainConfig};
 use crate::data::CLASSES;
 use crate::error::Result;
 use crate::experiment::{
@@ -73,12 +73,17 @@ pub struct RunOutcome {
 /// [`Error::Interrupted`](crate::Error::Interrupted) when `stop` was requested.
 pub fn run(config: &RunConfig, progress: Progress, stop: &Stop) -> Result<RunOutcome> {
     config.train.validate()?;
-    config.teacher.validate()?;
-    config.student.validate()?;
+    config.teacher.validate_as(ModelFlags::TEACHER)?;
+    config.student.validate_as(ModelFlags::STUDENT)?;
     config.distill.validate()?;
     let data = Prepared::load(&config.data_dir, &config.train)?;
-    config.teacher.validate_for(data.input_size(), CLASSES)?;
-    config.student.validate_for(data.input_size(), CLASSES)?;
+    let input = data.input_size();
+    config
+        .teacher
+        .validate_for_as(input, CLASSES, ModelFlags::TEACHER)?;
+    config
+        .student
+        .validate_for_as(input, CLASSES, ModelFlags::STUDENT)?;
     let teacher_path = config.teacher_checkpoint.as_deref();
     let reused_teacher = teacher_path
         .map(|p| load_model(p, data.input_size()))
