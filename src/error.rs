@@ -158,6 +158,14 @@ pub enum Error {
     #[error("non-finite validation loss {loss} after epoch {epoch}: training stopped")]
     NonFiniteValidation { epoch: usize, loss: f64 },
 
+    /// `distill gradcheck`: some analytic gradients disagree with central differences.
+    #[error("gradient check failed: {failed} of {total} checks out of tolerance in {dtype}")]
+    GradcheckFailed {
+        failed: usize,
+        total: usize,
+        dtype: String,
+    },
+
     // ----- checkpoints ---------------------------------------------------------------------
     /// A checkpoint that cannot be read or does not match what is expected.
     #[error("{}: bad checkpoint: {reason}", path.display())]
