@@ -140,10 +140,10 @@ impl GradcheckTable {
 }
 
 /// Why the checks run in f64, printed under an f32 table.
-pub const WHY_F64: &str = "why f64: f32 keeps ~7 digits (unit roundoff 6e-8), so L(x ± 1e-6) \
-     agree in all but their last digits and x ± 1e-6 itself rounds to a different step: the \
-     quotient [L(x+ε) − L(x−ε)]/(2ε) is off by ~|L|·6e-8/1e-6 ≈ 6% of |L|; f64 (1e-16) leaves \
-     ~1e-10.";
+pub const WHY_F64: &str = "why f64: f32 keeps ~7 digits (unit roundoff 6e-8): L(x ± 1e-6) \
+     agree in all but their last few digits, and x ± 1e-6 itself rounds to another step (to no \
+     step at all once |x| ≥ 32), so [L(x+ε) − L(x−ε)]/(2ε) is off by ~|L|·6e-8/1e-6 ≈ 6% of |L|; \
+     in f64 (unit roundoff 1e-16) the same quotient is good to ~1e-10.";
 
 impl fmt::Display for GradcheckTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

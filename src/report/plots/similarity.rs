@@ -10,9 +10,12 @@ use crate::error::Result;
 /// Pixels per matrix cell.
 const CELL: u32 = 64;
 
+/// The diagonal's colour: light amber, apart from the blue scale of the off-diagonal cells.
+const DIAGONAL: RGBColor = RGBColor(255, 224, 150);
+
 /// Draws `matrix` (rows: true class, columns: class) as a heatmap. The off-diagonal cells are
 /// shaded white → dark blue on their own scale (`v / max off-diagonal`), so the small
-/// probabilities are visible next to a diagonal near 1; the diagonal cells are grey. Every cell
+/// probabilities are visible next to a diagonal near 1; the diagonal cells are amber. Every cell
 /// is labelled with its value in percent.
 ///
 /// ```text
@@ -47,7 +50,7 @@ fn draw(root: &Canvas, matrix: &[Vec<f64>], temperature: f64) -> DrawResult {
         .margin(20)
         .x_label_area_size(60)
         .y_label_area_size(70)
-        .build_cartesian_2d(0..n, 0..n)?;
+        .build_cartesian_2d(-0.5..n as f64 - 0.5, -0.5..n as f64 - 0.5)?;
     chart
         .configure_mesh()
         .disable_mesh()
@@ -57,17 +60,21 @@ fn draw(root: &Canvas, matrix: &[Vec<f64>], temperature: f64) -> DrawResult {
         .label_style(text(TICK_SIZE))
         .x_labels(n)
         .y_labels(n)
-        .x_label_formatter(&|v| format!("{v}"))
-        .y_label_formatter(&|v| format!("{}", n - 1 - v))
+        .x_label_formatter(&|v| format!("{}", v.round()))
+        .y_label_formatter(&|v| format!("{}", (n as f64 - 1.0 - v).round()))
         .draw()?;
-    // Row i is drawn at y = n − 1 − i, so class 0 is on top, as in a printed matrix.
-    let cell = |i: usize, j: usize| [(j, n - 1 - i), (j + 1, n - i)];
+    // Cell (i, j) is centred on (j, n − 1 − i): class 0 on top, as in a printed matrix.
+    let centre = |i: usize, j: usize| (j as f64, (n - 1 - i) as f64);
+    let cell = |i: usize, j: usize| {
+        let (x, y) = centre(i, j);
+        [(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)]
+    };
     chart.draw_series(
         (0..n)
             .flat_map(|i| (0..n).map(move |j| (i, j)))
             .map(|(i, j)| {
                 let color = if i == j {
-                    RGBColor(200, 200, 200)
+                    DIAGONAL
                 } else {
                     shade(matrix[i][j] / off_max.max(f64::MIN_POSITIVE))
                 };
@@ -84,13 +91,8 @@ fn draw(root: &Canvas, matrix: &[Vec<f64>], temperature: f64) -> DrawResult {
                     plotters::style::text_anchor::HPos::Center,
                     plotters::style::text_anchor::VPos::Center,
                 ));
-            let (x, y) = plot.map_coordinate(&(j, n - 1 - i));
-            let (x1, y1) = plot.map_coordinate(&(j + 1, n - i));
-            root.draw_text(
-                &format!("{:.1}", 100.0 * v),
-                &style,
-                ((x + x1) / 2, (y + y1) / 2),
-            )?;
+            let at = plot.map_coordinate(&centre(i, j));
+            root.draw_text(&format!("{:.1}", 100.0 * v), &style, at)?;
         }
     }
     Ok(())
