@@ -176,6 +176,14 @@ pub enum Error {
         current: String,
     },
 
+    /// `distill gradcheck`: some analytic gradients disagree with central differences.
+    #[error("gradient check failed: {failed} of {total} checks out of tolerance in {dtype}")]
+    GradcheckFailed {
+        failed: usize,
+        total: usize,
+        dtype: String,
+    },
+
     // ----- checkpoints ---------------------------------------------------------------------
     /// A checkpoint that cannot be read or does not match what is expected.
     #[error("{}: bad checkpoint: {reason}", path.display())]

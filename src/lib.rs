@@ -16,6 +16,7 @@
 //! lock        one writer per folder: an flock on DIR/.distill.lock, stale locks taken over
 //! report      PNG plots, report.json, report.md
 //! experiment  the notebook's steps; pipeline: all of them in order (`distill run`)
+//! study       explain, soft-targets, similarity, gradcheck: the math printed with real numbers
 //! gradcheck   the public central-difference checker the tests use
 //! ```
 //!
@@ -55,6 +56,7 @@ pub mod output;
 pub mod pipeline;
 pub mod report;
 pub mod scalar;
+pub mod study;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -12,11 +12,15 @@ use distill::experiment::{
 use distill::output::{self, OutputDir};
 use distill::pipeline;
 use distill::report::{summary_table, write_json};
+use distill::study::{self, ModelSource};
 use distill::train::{Progress, StateStore, Stop};
 use distill::Result;
 use serde::Serialize;
 
-use crate::cli::args::{DataArgs, EvalArgs, RunArgs, StudentArgs, TeacherArgs, TrainArgs};
+use crate::cli::args::{
+    DataArgs, EvalArgs, ExplainArgs, GradcheckArgs, RunArgs, SimilarityArgs, SoftTargetsArgs,
+    StudentArgs, TeacherArgs, TrainArgs,
+};
 
 /// `distill data`: load, validate, describe, and check the decoded payloads.
 pub fn data(args: &DataArgs) -> Result<()> {
@@ -207,4 +211,78 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `distill explain`: one distillation step on test images, the math with its numbers.
+pub fn explain(args: &ExplainArgs) -> Result<()> {
+    let loss = args.distill.loss();
+    loss.validate()?;
+    let mnist = Mnist::load(&args.data)?;
+    let input = mnist.test.input_size();
+    let teacher = ModelSource::teacher(args.teacher.as_deref());
+    let student = ModelSource::student(args.student.as_deref());
+    let (teacher_model, student_model) = (teacher.load(input)?, student.load(input)?);
+    let explanation = study::explain(
+        (&teacher_model, &teacher),
+        (&student_model, &student),
+        &mnist.test,
+        &args.index,
+        loss,
+    )?;
+    show(&explanation, args.json);
+    Ok(())
+}
+
+/// `distill soft-targets`: a model's probabilities at several temperatures, and
+/// `soft_targets.png`.
+pub fn soft_targets(args: &SoftTargetsArgs) -> Result<()> {
+    study::validate_temperatures(&args.temperature)?;
+    let mnist = Mnist::load(&args.data)?;
+    let model = load_model(&args.checkpoint, mnist.test.input_size())?;
+    let indices = match &args.index {
+        Some(indices) => indices.clone(),
+        None => study::soft_targets::default_selection(&model, &mnist.test),
+    };
+    let targets = study::soft_targets(&model, &mnist.test, &indices, &args.temperature)?;
+    let out = output::dir_for(args.out.as_deref(), &["soft_targets.png"])?;
+    let png = out.join("soft_targets.png");
+    targets.plot(&mnist.test, &png)?;
+    show(&targets, args.json);
+    if !args.json {
+        println!("\nwrote {}", png.display());
+    }
+    Ok(())
+}
+
+/// `distill similarity`: the mean soft targets per true class, and `similarity.png`.
+pub fn similarity(args: &SimilarityArgs) -> Result<()> {
+    study::validate_temperatures(&[args.temperature])?;
+    let mnist = Mnist::load(&args.data)?;
+    let model = load_model(&args.checkpoint, mnist.test.input_size())?;
+    let similarity = study::similarity(&model, &mnist.test, args.temperature)?;
+    let out = output::dir_for(args.out.as_deref(), &["similarity.png"])?;
+    let png = out.join("similarity.png");
+    similarity.plot(&png)?;
+    show(&similarity, args.json);
+    if !args.json {
+        println!("wrote {}", png.display());
+    }
+    Ok(())
+}
+
+/// `distill gradcheck`: every layer and loss against central differences; fails (exit 1) when
+/// any check does.
+pub fn gradcheck(args: &GradcheckArgs) -> Result<()> {
+    let table = study::run_checks(&study::cases(), args.dtype, args.seed);
+    show(&table, args.json);
+    table.verdict()
+}
+
+/// Prints `value` as one line of JSON, or as its text.
+fn show(value: &(impl Serialize + std::fmt::Display), json: bool) {
+    if json {
+        println!("{}", distill::experiment::json(value));
+    } else {
+        print!("{value}");
+    }
 }

@@ -13,11 +13,15 @@ mod logits;
 mod loss;
 mod roc;
 mod samples;
+mod similarity;
+mod soft_targets;
 
 pub use logits::plot_logit_scatter;
 pub use loss::{plot_loss_curves, Phase, Series};
 pub use roc::{plot_roc, FPR_FLOOR};
 pub use samples::plot_samples;
+pub use similarity::plot_similarity;
+pub use soft_targets::{plot_soft_targets, SoftTargetPanel};
 
 use std::path::Path;
 use std::sync::OnceLock;
