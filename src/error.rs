@@ -176,6 +176,15 @@ pub enum Error {
     #[error("{}: plot failed: {reason}", path.display())]
     Plot { path: PathBuf, reason: String },
 
+    // ----- sweeps --------------------------------------------------------------------------
+    /// A sweep folder, its `plan.json` or a job id that is not what `distill sweep` expects.
+    #[error("{}: {reason}", path.display())]
+    Sweep { path: PathBuf, reason: String },
+
+    /// A job whose dependency has no complete result yet.
+    #[error("job {job} depends on job {dependency}, which has not finished (run it first: `distill sweep job DIR {dependency}`)")]
+    DependencyPending { job: String, dependency: String },
+
     /// An output folder that would overwrite a user's files.
     #[error("{}: output folder exists and is not empty; choose another --out", path.display())]
     OutputExists { path: PathBuf },

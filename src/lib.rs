@@ -15,6 +15,7 @@
 //! checkpoint  safetensors in and out: write (atomic), read (framing, header), validate
 //! report      PNG plots, report.json, report.md
 //! experiment  the notebook's steps; pipeline: all of them in order (`distill run`)
+//! sweep       grids of runs over seeds: plan, job, local run, parallel/Slurm scripts, report
 //! gradcheck   the public central-difference checker the tests use
 //! ```
 //!
@@ -53,6 +54,7 @@ pub mod output;
 pub mod pipeline;
 pub mod report;
 pub mod scalar;
+pub mod sweep;
 pub mod train;
 
 pub use error::{Error, Result};

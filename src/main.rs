@@ -9,6 +9,7 @@ use distill::Error;
 
 use cli::args::{DataArgs, EvalArgs, RunArgs, StudentArgs, TeacherArgs};
 use cli::commands;
+use cli::sweep::SweepArgs;
 
 /// Knowledge distillation (Hinton, Vinyals & Dean 2015) on MNIST with a hand-written,
 /// gradient-checked numeric engine. With no subcommand, runs the whole notebook (`run`).
@@ -38,6 +39,8 @@ enum Command {
     /// Load and validate a data set: counts, image shape, per-class counts, mean pixel and
     /// payload checksums.
     Data(DataArgs),
+    /// Grids of runs over seeds: plan, run one job, run all here, report statistics.
+    Sweep(SweepArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
             Some(Command::Student(args)) => commands::student(args),
             Some(Command::Eval(args)) => commands::eval(args),
             Some(Command::Data(args)) => commands::data(args),
+            Some(Command::Sweep(args)) => cli::sweep::sweep(args, cli.threads),
         })
     });
     match result {

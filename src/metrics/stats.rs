@@ -79,9 +79,7 @@ impl Stats {
 /// # Panics
 /// If `df` is not positive or `p` is outside [0, 1].
 pub fn t_quantile(p: f64, df: f64) -> f64 {
-    StudentsT::new(0.0, 1.0, df)
-        .expect("df > 0")
-        .inverse_cdf(p)
+    StudentsT::new(0.0, 1.0, df).expect("df > 0").inverse_cdf(p)
 }
 
 #[cfg(test)]
@@ -140,7 +138,12 @@ mod tests {
         assert_eq!(s.t_interval(0.95), None);
         assert_eq!(Stats::of(&[]), None);
         let json = serde_json::to_value(&s).unwrap();
-        let keys: Vec<&str> = json.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
         assert_eq!(keys, ["max", "mean", "min", "n", "sd", "values"]);
     }
 }
