@@ -17,6 +17,7 @@
 //! report      PNG plots, report.json, report.md
 //! experiment  the notebook's steps; pipeline: all of them in order (`distill run`)
 //! study       explain, soft-targets, similarity, gradcheck: the math printed with real numbers
+//! sweep       grids of runs over seeds: plan, job, local run, parallel/Slurm scripts, report
 //! gradcheck   the public central-difference checker the tests use
 //! ```
 //!
@@ -57,6 +58,7 @@ pub mod pipeline;
 pub mod report;
 pub mod scalar;
 pub mod study;
+pub mod sweep;
 pub mod train;
 
 pub use error::{Error, Result};

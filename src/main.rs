@@ -11,6 +11,7 @@ use cli::args::{
     DataArgs, EvalArgs, ExplainArgs, GradcheckArgs, RunArgs, SimilarityArgs, SoftTargetsArgs,
     StudentArgs, TeacherArgs,
 };
+use cli::sweep::SweepArgs;
 use cli::{commands, signals};
 
 /// Knowledge distillation (Hinton, Vinyals & Dean 2015) on MNIST with a hand-written,
@@ -53,6 +54,8 @@ enum Command {
     Similarity(SimilarityArgs),
     /// Central-difference checks of every layer and loss; exits 1 if any fails.
     Gradcheck(GradcheckArgs),
+    /// Grids of runs over seeds: plan, run one job, run all here, report statistics.
+    Sweep(SweepArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
                 Some(Command::SoftTargets(args)) => commands::soft_targets(args),
                 Some(Command::Similarity(args)) => commands::similarity(args),
                 Some(Command::Gradcheck(args)) => commands::gradcheck(args),
+                Some(Command::Sweep(args)) => cli::sweep::sweep(args, cli.threads),
             })
         });
     match result {
