@@ -15,6 +15,7 @@
 //! checkpoint  safetensors in and out: write (atomic), read (framing, header), validate
 //! report      PNG plots, report.json, report.md
 //! experiment  the notebook's steps; pipeline: all of them in order (`distill run`)
+//! paper       the paper's §3 on MNIST (`distill paper`), composing the same steps
 //! gradcheck   the public central-difference checker the tests use
 //! ```
 //!
@@ -50,6 +51,7 @@ pub mod metrics;
 pub mod nn;
 pub mod optim;
 pub mod output;
+pub mod paper;
 pub mod pipeline;
 pub mod report;
 pub mod scalar;

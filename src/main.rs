@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use distill::Error;
 
-use cli::args::{DataArgs, EvalArgs, RunArgs, StudentArgs, TeacherArgs};
+use cli::args::{DataArgs, EvalArgs, PaperArgs, RunArgs, StudentArgs, TeacherArgs};
 use cli::commands;
 
 /// Knowledge distillation (Hinton, Vinyals & Dean 2015) on MNIST with a hand-written,
@@ -33,6 +33,10 @@ enum Command {
     Teacher(TeacherArgs),
     /// Distil a student from a trained teacher, or train it from scratch (--scratch).
     Student(StudentArgs),
+    /// The paper's MNIST experiments (Hinton, Vinyals & Dean 2015, §3): a regularised teacher,
+    /// 800-800 students from scratch and distilled at T = 20, omitted-class transfer sets and
+    /// their bias correction, beside the paper's numbers.
+    Paper(PaperArgs),
     /// Evaluate a checkpoint on the test set.
     Eval(EvalArgs),
     /// Load and validate a data set: counts, image shape, per-class counts, mean pixel and
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
             Some(Command::Run(args)) => commands::run(args),
             Some(Command::Teacher(args)) => commands::teacher(args),
             Some(Command::Student(args)) => commands::student(args),
+            Some(Command::Paper(args)) => commands::paper(args),
             Some(Command::Eval(args)) => commands::eval(args),
             Some(Command::Data(args)) => commands::data(args),
         })

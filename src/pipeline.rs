@@ -16,8 +16,8 @@ use crate::config::{ModelConfig, TrainConfig};
 use crate::data::CLASSES;
 use crate::error::Result;
 use crate::experiment::{
-    load_model, model_report, save_model, student_seed, train_distilled, train_plain, Prepared,
-    Trained,
+    load_model, model_report, save_model, student_seed, train_distilled, train_plain, versions,
+    Prepared, Trained,
 };
 use crate::loss::DistillLoss;
 use crate::metrics::{class_roc_curve, RocCurve};
@@ -35,7 +35,8 @@ pub struct RunConfig {
     /// different folders are byte-identical.
     #[serde(skip)]
     pub out_dir: Option<PathBuf>,
-    /// Fit settings shared by the three trainings.
+    /// Fit settings shared by the three trainings; its regularisation (input dropout, max-norm,
+    /// jitter) applies to the teacher only.
     pub train: TrainConfig,
     /// The teacher's shape (784-1200-1200-10, dropout 0.5).
     pub teacher: ModelConfig,
@@ -89,12 +90,13 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
     };
     save_model(&out.join("teacher.safetensors"), &teacher.model, config)?;
 
+    let student_train = config.train.unregularised();
     let (distilled, _) = train_distilled(
         &data,
         &teacher.model,
         &config.student,
         &config.distill,
-        &config.train,
+        &student_train,
         progress,
     )?;
     save_model(&out.join("distilled.safetensors"), &distilled.model, config)?;
@@ -102,7 +104,7 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
     let scratch = train_plain(
         &data,
         &config.student,
-        &config.train,
+        &student_train,
         student_seed(config.train.seed),
         "scratch",
         progress,
@@ -252,16 +254,4 @@ fn data_summary(data: &Prepared) -> serde_json::Value {
         "train_per_class": per_class(data.train.labels()),
         "test_per_class": per_class(data.test.labels()),
     })
-}
-
-fn versions() -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("distill".to_string(), env!("CARGO_PKG_VERSION").to_string()),
-        ("arch".to_string(), std::env::consts::ARCH.to_string()),
-        ("os".to_string(), std::env::consts::OS.to_string()),
-        (
-            "threads".to_string(),
-            rayon::current_num_threads().to_string(),
-        ),
-    ])
 }

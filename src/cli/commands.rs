@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use distill::config::ModelConfig;
+use distill::config::{ModelConfig, TrainConfig};
 use distill::data::{verify_payloads, DataSummary, Mnist, MnistFiles, CLASSES};
 use distill::experiment::{
     load_model, model_report, save_model, student_seed, test_report, train_distilled, train_plain,
@@ -16,7 +16,7 @@ use distill::train::Progress;
 use distill::Result;
 use serde::Serialize;
 
-use crate::cli::args::{DataArgs, EvalArgs, RunArgs, StudentArgs, TeacherArgs};
+use crate::cli::args::{DataArgs, EvalArgs, PaperArgs, RunArgs, StudentArgs, TeacherArgs};
 
 /// `distill data`: load, validate, describe, and check the decoded payloads.
 pub fn data(args: &DataArgs) -> Result<()> {
@@ -51,7 +51,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
 
 /// `distill teacher`: train the teacher; writes `teacher.safetensors` and `teacher.json`.
 pub fn teacher(args: &TeacherArgs) -> Result<()> {
-    let config = args.train.train_config();
+    let config = TrainConfig {
+        regularisation: args.regularisation.regularisation(),
+        ..args.train.train_config()
+    };
     let model = args.model.model_config(ModelConfig::teacher());
     config.validate()?;
     model.validate()?;
@@ -82,11 +85,16 @@ pub fn student(args: &StudentArgs) -> Result<()> {
     let config = args.train.train_config();
     let model = args.model.model_config(ModelConfig::student());
     let loss = args.distill.loss();
+    let transfer = args.transfer_set();
     config.validate()?;
     model.validate()?;
     loss.validate()?;
-    let data = Prepared::load(&args.train.data, &config)?;
+    transfer.validate()?;
+    let mut data = Prepared::load(&args.train.data, &config)?;
     model.validate_for(data.input_size(), CLASSES)?;
+    if !transfer.is_all() {
+        data.train = transfer.apply(&data.train)?;
+    }
     let teacher = match &args.teacher {
         Some(path) if !args.scratch => Some(load_model(path, data.input_size())?),
         _ => None,
@@ -96,12 +104,19 @@ pub fn student(args: &StudentArgs) -> Result<()> {
     } else {
         "scratch"
     };
-    let files = [format!("{name}.safetensors"), format!("{name}.json")];
-    let out = output::dir_for(args.train.out.as_deref(), &[&files[0], &files[1]])?;
+    let shifted = format!("{name}_shifted");
+    let mut files = vec![format!("{name}.safetensors"), format!("{name}.json")];
+    if args.bias_shift.is_some() {
+        files.extend([format!("{shifted}.safetensors"), format!("{shifted}.json")]);
+    }
+    let names: Vec<&str> = files.iter().map(String::as_str).collect();
+    let out = output::dir_for(args.train.out.as_deref(), &names)?;
     let progress = Progress {
         quiet: args.train.quiet,
     };
-    let settings = serde_json::json!({ "train": config, "model": model, "distill": loss });
+    let settings = serde_json::json!({
+        "train": config, "model": model, "distill": loss, "transfer": transfer,
+    });
     let trained = match &teacher {
         Some(teacher) => train_distilled(&data, teacher, &model, &loss, &config, progress)?.0,
         None => train_plain(
@@ -113,7 +128,35 @@ pub fn student(args: &StudentArgs) -> Result<()> {
             progress,
         )?,
     };
-    finish(&out, name, &trained, &data, &settings, args.train.quiet)
+    finish(&out, name, &trained, &data, &settings, args.train.quiet)?;
+    if let Some(shift) = &args.bias_shift {
+        let mut model = trained.model.clone();
+        shift.apply(&mut model); // b_L[c] += δ_c, on a copy: the unshifted model is saved above
+        let twin = Trained { model, ..trained };
+        let settings = serde_json::json!({ "unshifted": settings, "bias_shift": shift });
+        finish(&out, &shifted, &twin, &data, &settings, args.train.quiet)?;
+    }
+    Ok(())
+}
+
+/// `distill paper`: the paper's MNIST experiments; writes `paper.json`, `paper.md`, the seven
+/// checkpoints and two plots.
+pub fn paper(args: &PaperArgs) -> Result<()> {
+    let progress = Progress { quiet: args.quiet };
+    let outcome = distill::paper::run(&args.paper_config(), progress)?;
+    if !args.quiet {
+        for name in distill::paper::MODELS {
+            let m = &outcome.report.models[name];
+            println!(
+                "{name:<15} {:>6} test errors  {:>7.2} %  per digit {:?}",
+                m.test_errors,
+                100.0 * m.test_accuracy,
+                m.per_class_errors
+            );
+        }
+        println!("report: {}", outcome.out_dir.join("paper.md").display());
+    }
+    Ok(())
 }
 
 /// Saves a trained model and its test results as `<name>.safetensors` and `<name>.json`.

@@ -4,5 +4,5 @@
 mod accuracy;
 mod roc;
 
-pub use accuracy::{accuracy, confusion_matrix, error_count, predictions};
+pub use accuracy::{accuracy, confusion_matrix, error_count, per_class_errors, predictions};
 pub use roc::{auc, class_roc_curve, macro_average, one_vs_rest_auc, roc_curve, RocCurve};

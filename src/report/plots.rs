@@ -11,11 +11,13 @@
 
 mod logits;
 mod loss;
+mod paper;
 mod roc;
 mod samples;
 
 pub use logits::plot_logit_scatter;
 pub use loss::{plot_loss_curves, Phase, Series};
+pub use paper::{plot_bias_shift, plot_per_class_errors, ShiftCurve};
 pub use roc::{plot_roc, FPR_FLOOR};
 pub use samples::plot_samples;
 
