@@ -8,8 +8,8 @@ use clap::{Parser, Subcommand};
 use distill::Error;
 
 use cli::args::{
-    DataArgs, EvalArgs, ExplainArgs, GradcheckArgs, RunArgs, SimilarityArgs, SoftTargetsArgs,
-    StudentArgs, TeacherArgs,
+    DataArgs, EvalArgs, ExplainArgs, GradcheckArgs, PaperArgs, RunArgs, SimilarityArgs,
+    SoftTargetsArgs, StudentArgs, TeacherArgs,
 };
 use cli::sweep::SweepArgs;
 use cli::{commands, signals};
@@ -37,6 +37,10 @@ enum Command {
     Teacher(TeacherArgs),
     /// Distil a student from a trained teacher, or train it from scratch (--scratch).
     Student(StudentArgs),
+    /// The paper's MNIST experiments (Hinton, Vinyals & Dean 2015, §3): a regularised teacher,
+    /// 800-800 students from scratch and distilled at T = 20, omitted-class transfer sets and
+    /// their bias correction, beside the paper's numbers.
+    Paper(PaperArgs),
     /// Evaluate a checkpoint on the test set.
     Eval(EvalArgs),
     /// Load and validate a data set: counts, image shape, per-class counts, mean pixel and
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
                 Some(Command::Run(args)) => commands::run(args, &stop),
                 Some(Command::Teacher(args)) => commands::teacher(args, &stop),
                 Some(Command::Student(args)) => commands::student(args, &stop),
+                Some(Command::Paper(args)) => commands::paper(args),
                 Some(Command::Eval(args)) => commands::eval(args),
                 Some(Command::Data(args)) => commands::data(args),
                 Some(Command::Explain(args)) => commands::explain(args),

@@ -233,6 +233,7 @@ fn fake_result(dir: &Path, id: &str, kind: JobKind, test_errors: usize) {
     let report = ModelReport {
         test_accuracy: 1.0 - test_errors as f64 / 10_000.0,
         test_errors,
+        per_class_errors: vec![0; 10],
         test_loss: 0.1,
         auc: vec![0.99; 10],
         epochs_run: 1,

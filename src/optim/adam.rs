@@ -186,6 +186,20 @@ impl<A: Scalar> Adam<A> {
         self.config
     }
 
+    /// Sets the learning rate of the next steps (a schedule calls it once per epoch); the
+    /// moments and `t` are kept.
+    ///
+    /// # Panics
+    /// If `learning_rate` is not finite and > 0.
+    #[track_caller]
+    pub fn set_learning_rate(&mut self, learning_rate: f64) {
+        assert!(
+            learning_rate.is_finite() && learning_rate > 0.0,
+            "Adam::set_learning_rate: must be finite and > 0, got {learning_rate}"
+        );
+        self.config.learning_rate = learning_rate;
+    }
+
     /// Starts a step: `t ← t + 1` and the step size for it.
     ///
     /// ```text
