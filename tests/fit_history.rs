@@ -78,6 +78,7 @@ fn the_history_is_the_batch_weighted_mean_of_what_the_objective_returned() {
         &config,
         "x",
         QUIET,
+        None,
     )
     .unwrap();
     let h = &outcome.history;
@@ -121,6 +122,7 @@ fn a_non_finite_loss_names_its_exact_batch() {
             &config,
             "x",
             QUIET,
+            None,
         );
         let (epoch, batch) = ((call - 1) / batches + 1, (call - 1) % batches + 1);
         match err {
@@ -156,6 +158,7 @@ fn trained(data: &Prepared, epochs: usize, patience: usize, script: &[f64]) -> (
         &config,
         "x",
         QUIET,
+        None,
     )
     .unwrap();
     let mut parameters = Vec::new();
