@@ -4,6 +4,7 @@
 //! The CLI's `teacher`, `student` and `eval` commands call these one at a time; the pipeline
 //! (`distill run`) calls them all in order.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -13,12 +14,12 @@ use crate::config::{ModelConfig, TrainConfig};
 use crate::data::{validation_split_at, Mnist, Split, CLASSES};
 use crate::error::{Error, Result};
 use crate::loss::DistillLoss;
-use crate::metrics::one_vs_rest_auc;
+use crate::metrics::{one_vs_rest_auc, per_class_errors};
 use crate::nn::Mlp;
 use crate::report::ModelReport;
 use crate::train::{
     evaluate, fit, CrossEntropy, Distillation, Evaluation, FitOutcome, Objective, Progress,
-    TeacherLogits,
+    StateStore, TeacherLogits,
 };
 
 /// MNIST loaded, limited and split as a run asks.
@@ -92,8 +93,12 @@ pub fn student_seed(seed: u64) -> u64 {
 
 /// Trains a model with plain cross-entropy (the teacher, or the student from scratch).
 ///
+/// With a `store`, the training is resumable under the name `label` (see
+/// [`crate::train::state`]): a finished state is returned as is, one in progress continues.
+///
 /// # Errors
-/// Invalid configs (including a model too large for the data), or a non-finite loss.
+/// Invalid configs (including a model too large for the data), a non-finite loss, and with a
+/// store the errors of reading and writing states, or [`Error::Interrupted`].
 pub fn train_plain(
     data: &Prepared,
     model: &ModelConfig,
@@ -101,6 +106,7 @@ pub fn train_plain(
     seed: u64,
     label: &str,
     progress: Progress,
+    store: Option<&StateStore>,
 ) -> Result<Trained> {
     model.validate_for(data.input_size(), CLASSES)?;
     fit_new(
@@ -111,6 +117,7 @@ pub fn train_plain(
         config,
         label,
         progress,
+        store,
     )
 }
 
@@ -119,8 +126,10 @@ pub fn train_plain(
 /// Returns the student and the cache (its `seconds`, the one-off cost of the teacher pass, is
 /// also in the student's `teacher_logits_seconds`).
 ///
+/// With a `store`, resumable under the name "distilled", as [`train_plain`].
+///
 /// # Errors
-/// Invalid configs, or a non-finite loss.
+/// Invalid configs, a non-finite loss, and with a store as [`train_plain`].
 pub fn train_distilled(
     data: &Prepared,
     teacher: &Mlp<f32>,
@@ -128,6 +137,7 @@ pub fn train_distilled(
     loss: &DistillLoss,
     config: &TrainConfig,
     progress: Progress,
+    store: Option<&StateStore>,
 ) -> Result<(Trained, TeacherLogits)> {
     student.validate_for(data.input_size(), CLASSES)?;
     loss.validate()?;
@@ -143,6 +153,7 @@ pub fn train_distilled(
         config,
         "distilled",
         progress,
+        store,
     )?;
     trained.teacher_logits_seconds = Some(cache.seconds);
     Ok((trained, cache))
@@ -150,6 +161,7 @@ pub fn train_distilled(
 
 /// A new model of shape `model` (weights from `seed`), fitted to `objective`. The caller has
 /// validated `model` for the data.
+#[allow(clippy::too_many_arguments)] // fit's inputs plus the model's shape and seed
 fn fit_new(
     data: &Prepared,
     model: &ModelConfig,
@@ -158,9 +170,11 @@ fn fit_new(
     config: &TrainConfig,
     label: &str,
     progress: Progress,
+    store: Option<&StateStore>,
 ) -> Result<Trained> {
     let sizes = model.sizes(data.input_size(), CLASSES);
-    let mut mlp = Mlp::new(&sizes, model.dropout, seed);
+    let mut mlp = Mlp::new(&sizes, model.dropout, seed)
+        .with_input_dropout(config.regularisation.input_dropout);
     let outcome = fit(
         &mut mlp,
         &data.train,
@@ -169,6 +183,7 @@ fn fit_new(
         config,
         label,
         progress,
+        store,
     )?;
     Ok(Trained {
         model: mlp,
@@ -196,6 +211,7 @@ pub fn model_report(trained: &Trained, test: &Split) -> Result<(ModelReport, Eva
     let report = ModelReport {
         test_accuracy: evaluation.accuracy,
         test_errors: evaluation.errors,
+        per_class_errors: per_class_errors(evaluation.confusion.view()),
         test_loss: evaluation.loss,
         auc,
         epochs_run: trained.outcome.epochs_run,
@@ -228,6 +244,23 @@ pub fn save_model(path: &Path, model: &Mlp<f32>, config: &impl Serialize) -> Res
     checkpoint::save(path, &layers, &metadata)
 }
 
+/// [`save_model`], except that when `resuming`, a checkpoint already at `path` is kept: the
+/// interrupted run wrote it from the same finished training state.
+///
+/// # Errors
+/// As [`save_model`].
+pub fn save_model_once(
+    path: &Path,
+    model: &Mlp<f32>,
+    config: &impl Serialize,
+    resuming: bool,
+) -> Result<()> {
+    if resuming && path.is_file() {
+        return Ok(());
+    }
+    save_model(path, model, config)
+}
+
 /// Loads a checkpoint as an eval-ready model that takes `input_size` pixels and gives
 /// [`CLASSES`] logits.
 ///
@@ -245,6 +278,19 @@ pub fn load_model(path: &Path, input_size: usize) -> Result<Mlp<f32>> {
         .filter(|d: &f64| (0.0..1.0).contains(d))
         .unwrap_or(0.0);
     Ok(Mlp::from_layers(ckpt.layers, dropout, 0))
+}
+
+/// The program's version and what it runs on, for the `versions` key of a report.
+pub fn versions() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("distill".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        ("arch".to_string(), std::env::consts::ARCH.to_string()),
+        ("os".to_string(), std::env::consts::OS.to_string()),
+        (
+            "threads".to_string(),
+            rayon::current_num_threads().to_string(),
+        ),
+    ])
 }
 
 /// Serialises settings that are plain data.

@@ -3,23 +3,23 @@
 use std::path::Path;
 use std::time::Instant;
 
-use distill::config::ModelConfig;
+use distill::config::{ModelConfig, TrainConfig};
 use distill::data::{verify_payloads, DataSummary, Mnist, MnistFiles, CLASSES};
 use distill::experiment::{
-    load_model, model_report, save_model, student_seed, test_report, train_distilled, train_plain,
-    Prepared, Trained,
+    load_model, model_report, save_model_once, student_seed, test_report, train_distilled,
+    train_plain, Prepared, Trained,
 };
-use distill::output;
+use distill::output::{self, OutputDir};
 use distill::pipeline;
 use distill::report::{summary_table, write_json};
 use distill::study::{self, ModelSource};
-use distill::train::Progress;
+use distill::train::{Progress, StateStore, Stop};
 use distill::Result;
 use serde::Serialize;
 
 use crate::cli::args::{
-    DataArgs, EvalArgs, ExplainArgs, GradcheckArgs, RunArgs, SimilarityArgs, SoftTargetsArgs,
-    StudentArgs, TeacherArgs,
+    DataArgs, EvalArgs, ExplainArgs, GradcheckArgs, PaperArgs, RunArgs, SimilarityArgs,
+    SoftTargetsArgs, StudentArgs, TeacherArgs, TrainArgs,
 };
 
 /// `distill data`: load, validate, describe, and check the decoded payloads.
@@ -41,11 +41,11 @@ pub fn data(args: &DataArgs) -> Result<()> {
 }
 
 /// `distill run`: the notebook end to end.
-pub fn run(args: &RunArgs) -> Result<()> {
+pub fn run(args: &RunArgs, stop: &Stop) -> Result<()> {
     let progress = Progress {
         quiet: args.train.quiet,
     };
-    let outcome = pipeline::run(&args.run_config(), progress)?;
+    let outcome = pipeline::run(&args.run_config(), progress, stop)?;
     if !args.train.quiet {
         println!("{}", summary_table(&outcome.report));
         println!("report: {}", outcome.out_dir.join("report.md").display());
@@ -54,43 +54,60 @@ pub fn run(args: &RunArgs) -> Result<()> {
 }
 
 /// `distill teacher`: train the teacher; writes `teacher.safetensors` and `teacher.json`.
-pub fn teacher(args: &TeacherArgs) -> Result<()> {
-    let config = args.train.train_config();
+pub fn teacher(args: &TeacherArgs, stop: &Stop) -> Result<()> {
+    let config = TrainConfig {
+        regularisation: args.regularisation.regularisation(),
+        ..args.train.train_config()
+    };
     let model = args.model.model_config(ModelConfig::teacher());
     config.validate()?;
     model.validate()?;
     let data = Prepared::load(&args.train.data, &config)?;
     model.validate_for(data.input_size(), CLASSES)?;
-    let out = output::dir_for(
-        args.train.out.as_deref(),
-        &["teacher.safetensors", "teacher.json"],
+    let out = output_dir(
+        &args.train,
+        &["teacher.safetensors".into(), "teacher.json".into()],
     )?;
     let progress = Progress {
         quiet: args.train.quiet,
     };
-    let trained = train_plain(&data, &model, &config, config.seed, "teacher", progress)?;
     let settings = serde_json::json!({ "train": config, "model": model });
+    let store = StateStore::new(out.path(), &settings, stop.clone());
+    let trained = train_plain(
+        &data,
+        &model,
+        &config,
+        config.seed,
+        "teacher",
+        progress,
+        Some(&store),
+    )?;
     finish(
-        &out,
+        out.path(),
         "teacher",
         &trained,
         &data,
         &settings,
-        args.train.quiet,
+        &args.train,
     )
 }
 
 /// `distill student`: distil a student from `--teacher`, or train it from scratch
 /// (`--scratch`); writes `distilled.*` or `scratch.*`.
-pub fn student(args: &StudentArgs) -> Result<()> {
+pub fn student(args: &StudentArgs, stop: &Stop) -> Result<()> {
     let config = args.train.train_config();
     let model = args.model.model_config(ModelConfig::student());
     let loss = args.distill.loss();
+    let transfer = args.transfer_set();
     config.validate()?;
     model.validate()?;
     loss.validate()?;
-    let data = Prepared::load(&args.train.data, &config)?;
+    transfer.validate()?;
+    let mut data = Prepared::load(&args.train.data, &config)?;
     model.validate_for(data.input_size(), CLASSES)?;
+    if !transfer.is_all() {
+        data.train = transfer.apply(&data.train)?;
+    }
     let teacher = match &args.teacher {
         Some(path) if !args.scratch => Some(load_model(path, data.input_size())?),
         _ => None,
@@ -100,14 +117,24 @@ pub fn student(args: &StudentArgs) -> Result<()> {
     } else {
         "scratch"
     };
-    let files = [format!("{name}.safetensors"), format!("{name}.json")];
-    let out = output::dir_for(args.train.out.as_deref(), &[&files[0], &files[1]])?;
+    let shifted = format!("{name}_shifted");
+    let mut files = vec![format!("{name}.safetensors"), format!("{name}.json")];
+    if args.bias_shift.is_some() {
+        files.extend([format!("{shifted}.safetensors"), format!("{shifted}.json")]);
+    }
+    let out = output_dir(&args.train, &files)?;
     let progress = Progress {
         quiet: args.train.quiet,
     };
-    let settings = serde_json::json!({ "train": config, "model": model, "distill": loss });
+    let settings = serde_json::json!({
+        "train": config, "model": model, "distill": loss, "transfer": transfer,
+    });
+    let store = StateStore::new(out.path(), &settings, stop.clone());
     let trained = match &teacher {
-        Some(teacher) => train_distilled(&data, teacher, &model, &loss, &config, progress)?.0,
+        Some(teacher) => {
+            let store = Some(&store);
+            train_distilled(&data, teacher, &model, &loss, &config, progress, store)?.0
+        }
         None => train_plain(
             &data,
             &model,
@@ -115,9 +142,50 @@ pub fn student(args: &StudentArgs) -> Result<()> {
             student_seed(config.seed),
             "scratch",
             progress,
+            Some(&store),
         )?,
     };
-    finish(&out, name, &trained, &data, &settings, args.train.quiet)
+    finish(out.path(), name, &trained, &data, &settings, &args.train)?;
+    if let Some(shift) = &args.bias_shift {
+        let mut model = trained.model.clone();
+        shift.apply(&mut model); // b_L[c] += δ_c, on a copy: the unshifted model is saved above
+        let twin = Trained { model, ..trained };
+        let settings = serde_json::json!({ "unshifted": settings, "bias_shift": shift });
+        finish(out.path(), &shifted, &twin, &data, &settings, &args.train)?;
+    }
+    Ok(())
+}
+
+/// The locked folder a single training writes: `--resume DIR`, or `--out DIR` (or a new one)
+/// where none of `files` exists yet.
+fn output_dir(args: &TrainArgs, files: &[String]) -> Result<OutputDir> {
+    match &args.resume {
+        Some(dir) => output::resume_dir(dir),
+        None => {
+            let names: Vec<&str> = files.iter().map(String::as_str).collect();
+            output::dir_for(args.out.as_deref(), &names)
+        }
+    }
+}
+
+/// `distill paper`: the paper's MNIST experiments; writes `paper.json`, `paper.md`, the seven
+/// checkpoints and two plots.
+pub fn paper(args: &PaperArgs) -> Result<()> {
+    let progress = Progress { quiet: args.quiet };
+    let outcome = distill::paper::run(&args.paper_config(), progress)?;
+    if !args.quiet {
+        for name in distill::paper::MODELS {
+            let m = &outcome.report.models[name];
+            println!(
+                "{name:<15} {:>6} test errors  {:>7.2} %  per digit {:?}",
+                m.test_errors,
+                100.0 * m.test_accuracy,
+                m.per_class_errors
+            );
+        }
+        println!("report: {}", outcome.out_dir.join("paper.md").display());
+    }
+    Ok(())
 }
 
 /// Saves a trained model and its test results as `<name>.safetensors` and `<name>.json`.
@@ -127,12 +195,14 @@ fn finish(
     trained: &Trained,
     data: &Prepared,
     settings: &impl Serialize,
-    quiet: bool,
+    args: &TrainArgs,
 ) -> Result<()> {
-    save_model(
+    let quiet = args.quiet;
+    save_model_once(
         &out.join(format!("{name}.safetensors")),
         &trained.model,
         settings,
+        args.resume.is_some(),
     )?;
     let (report, _) = model_report(trained, &data.test)?;
     write_json(&out.join(format!("{name}.json")), &report)?;
