@@ -4,16 +4,16 @@ use std::path::PathBuf;
 
 use clap::Args;
 use distill::config::{ModelConfig, TrainConfig};
-use distill::data::default_data_dir;
+use distill::data::DataSource;
 use distill::loss::{DistillLoss, SoftScale};
 use distill::pipeline::RunConfig;
 
 /// Flags shared by every training command.
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// Folder of the four MNIST IDX files (raw or .gz).
-    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
-    pub data: PathBuf,
+    /// Folder of the four MNIST IDX files (raw or .gz) [default: the MNIST embedded in the binary].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
     /// Output folder [default: a new folder under runs/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -151,7 +151,7 @@ impl RunArgs {
     /// The pipeline settings these flags describe.
     pub fn run_config(&self) -> RunConfig {
         RunConfig {
-            data_dir: self.train.data.clone(),
+            data_dir: DataSource::from_flag(self.train.data.as_deref()),
             out_dir: self.train.out_dir().map(PathBuf::from),
             resume: self.train.resume.is_some(),
             train: self.train.train_config(),
@@ -201,9 +201,9 @@ pub struct EvalArgs {
     /// The checkpoint to evaluate on the test set.
     #[arg(value_name = "CKPT")]
     pub checkpoint: PathBuf,
-    /// Folder of the four MNIST IDX files.
-    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
-    pub data: PathBuf,
+    /// Folder of the four MNIST IDX files [default: the MNIST embedded in the binary].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
     /// Print one JSON object (test_accuracy, test_errors, test_loss, auc) on stdout.
     #[arg(long)]
     pub json: bool,
@@ -213,7 +213,8 @@ pub struct EvalArgs {
 #[derive(Args, Debug, Clone)]
 pub struct DataArgs {
     /// Folder holding train-images-idx3-ubyte, train-labels-idx1-ubyte,
-    /// t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each raw or .gz.
-    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
-    pub data: PathBuf,
+    /// t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each raw or .gz [default: the MNIST
+    /// embedded in the binary].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
 }

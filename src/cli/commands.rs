@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use distill::config::ModelConfig;
-use distill::data::{verify_payloads, DataSummary, Mnist, MnistFiles, CLASSES};
+use distill::data::{DataSource, DataSummary, CLASSES};
 use distill::experiment::{
     load_model, model_report, save_model_once, student_seed, test_report, train_distilled,
     train_plain, Prepared, Trained,
@@ -21,9 +21,11 @@ use crate::cli::args::{DataArgs, EvalArgs, RunArgs, StudentArgs, TeacherArgs, Tr
 /// `distill data`: load, validate, describe, and check the decoded payloads.
 pub fn data(args: &DataArgs) -> Result<()> {
     let start = Instant::now();
-    let files = MnistFiles::find(&args.data)?;
-    let mnist = Mnist::load_files(&files)?;
+    let source = DataSource::from_flag(args.data.as_deref());
+    let files = source.files()?;
+    let mnist = source.load_files(&files)?;
     let seconds = start.elapsed().as_secs_f64();
+    println!("data: {source}");
     print!(
         "{}",
         DataSummary {
@@ -32,7 +34,7 @@ pub fn data(args: &DataArgs) -> Result<()> {
         }
     );
     println!("loaded in {seconds:.3} s");
-    println!("{}", verify_payloads(&args.data, &files, &mnist)?);
+    println!("{}", source.verify(&files, &mnist)?);
     Ok(())
 }
 
@@ -55,7 +57,7 @@ pub fn teacher(args: &TeacherArgs, stop: &Stop) -> Result<()> {
     let model = args.model.model_config(ModelConfig::teacher());
     config.validate()?;
     model.validate()?;
-    let data = Prepared::load(&args.train.data, &config)?;
+    let data = Prepared::load_from(&DataSource::from_flag(args.train.data.as_deref()), &config)?;
     model.validate_for(data.input_size(), CLASSES)?;
     let out = output_dir(&args.train, "teacher")?;
     let progress = Progress {
@@ -91,7 +93,7 @@ pub fn student(args: &StudentArgs, stop: &Stop) -> Result<()> {
     config.validate()?;
     model.validate()?;
     loss.validate()?;
-    let data = Prepared::load(&args.train.data, &config)?;
+    let data = Prepared::load_from(&DataSource::from_flag(args.train.data.as_deref()), &config)?;
     model.validate_for(data.input_size(), CLASSES)?;
     let teacher = match &args.teacher {
         Some(path) if !args.scratch => Some(load_model(path, data.input_size())?),
@@ -176,7 +178,7 @@ fn finish(
 
 /// `distill eval`: test-set accuracy, errors, loss and the ten one-vs-rest AUCs of a checkpoint.
 pub fn eval(args: &EvalArgs) -> Result<()> {
-    let mnist = Mnist::load(&args.data)?;
+    let mnist = DataSource::from_flag(args.data.as_deref()).load()?;
     let model = load_model(&args.checkpoint, mnist.test.input_size())?;
     let (evaluation, auc) = test_report(&model, &mnist.test)?;
     if args.json {

@@ -6,6 +6,7 @@
 //! split.rs     Split: u8 pixels (n, rows·cols) + labels; train limit, validation split, batches
 //! shuffle.rs   seeded Fisher–Yates, a fresh permutation per epoch
 //! checksum.rs  SHA-256 of decoded files against PAYLOAD_SHA256SUMS
+//! source.rs    where a data set comes from: the MNIST embedded in the binary, or a folder
 //! summary.rs   the report `distill data` prints
 //! ```
 
@@ -15,19 +16,22 @@ pub mod checksum;
 pub mod idx;
 pub mod mnist;
 pub mod shuffle;
+pub mod source;
 pub mod split;
 pub mod summary;
 
 pub use checksum::{verify_payloads, PayloadCheck};
 pub use mnist::{Mnist, MnistFiles};
 pub use shuffle::shuffled_indices;
+pub use source::DataSource;
 pub use split::{validation_split_at, Split};
 pub use summary::DataSummary;
 
 /// Number of classes (digits 0–9; the ten Fashion-MNIST articles).
 pub const CLASSES: usize = 10;
 
-/// The shipped MNIST directory.
+/// The shipped MNIST directory of the source tree (tests and benches read it; the binary's
+/// default is the [`DataSource::Embedded`] copy of the same files).
 ///
 /// ```text
 /// <CARGO_MANIFEST_DIR>/data/mnist   if it exists (so `cargo run` works from the repository root)
