@@ -141,8 +141,9 @@ pub enum Error {
     },
 
     // ----- configuration -------------------------------------------------------------------
-    /// A setting outside its valid range.
-    #[error("invalid {field}: {reason}")]
+    /// A setting outside its valid range. `field` is the flag's name without its dashes
+    /// (`batch-size`, `student-hidden`); the message prints it as typed: `--batch-size`.
+    #[error("invalid --{field}: {reason}")]
     InvalidConfig { field: &'static str, reason: String },
 
     // ----- training ------------------------------------------------------------------------
@@ -175,6 +176,14 @@ pub enum Error {
         current: String,
     },
 
+    /// `distill gradcheck`: some analytic gradients disagree with central differences.
+    #[error("gradient check failed: {failed} of {total} checks out of tolerance in {dtype}")]
+    GradcheckFailed {
+        failed: usize,
+        total: usize,
+        dtype: String,
+    },
+
     // ----- checkpoints ---------------------------------------------------------------------
     /// A checkpoint that cannot be read or does not match what is expected.
     #[error("{}: bad checkpoint: {reason}", path.display())]
@@ -196,6 +205,14 @@ pub enum Error {
     /// A folder another process is writing (it holds the folder's lock).
     #[error("{}: locked by {}: one writer per folder; wait for it to finish or choose another --out", dir.display(), pid.map_or("another process".to_string(), |p| format!("process {p}")))]
     Locked { dir: PathBuf, pid: Option<u32> },
+    // ----- sweeps --------------------------------------------------------------------------
+    /// A sweep folder, its `plan.json` or a job id that is not what `distill sweep` expects.
+    #[error("{}: {reason}", path.display())]
+    Sweep { path: PathBuf, reason: String },
+
+    /// A job whose dependency has no complete result yet.
+    #[error("job {job} depends on job {dependency}, which has not finished (run it first: `distill sweep job DIR {dependency}`)")]
+    DependencyPending { job: String, dependency: String },
 
     /// An output folder that would overwrite a user's files.
     #[error("{}: output folder exists and is not empty; choose another --out", path.display())]

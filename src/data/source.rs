@@ -10,7 +10,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::data::checksum::{check_payloads, parse_sums, verify_payloads, PAYLOAD_SUMS_FILE};
 use crate::data::idx::read_idx_bytes;
@@ -148,6 +148,17 @@ impl Serialize for DataSource {
     }
 }
 
+/// Reads what [`Serialize`] writes (a sweep's plan.json holds its data source).
+impl<'de> Deserialize<'de> for DataSource {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let path = PathBuf::deserialize(d)?;
+        Ok(match path.to_str() {
+            Some(EMBEDDED_DIR) => DataSource::Embedded,
+            _ => DataSource::Dir(path),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +172,10 @@ mod tests {
                 .join("data/mnist")
                 .join(name);
             assert!(std::fs::read(shipped).unwrap() == *bytes, "{name}");
+        }
+        for source in [DataSource::Embedded, DataSource::Dir("/data/mnist".into())] {
+            let json = serde_json::to_string(&source).unwrap();
+            assert_eq!(serde_json::from_str::<DataSource>(&json).unwrap(), source);
         }
         assert_eq!(
             serde_json::to_string(&DataSource::Embedded).unwrap(),
