@@ -26,6 +26,7 @@ pub struct SweepArgs {
 
 /// The sweep subcommands.
 #[derive(Subcommand, Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing would only add noise
 pub enum SweepCommand {
     /// Expand a grid into jobs: DIR/plan.json, DIR/jobs.txt, DIR/slurm/ (trains nothing).
     Plan(PlanArgs),
