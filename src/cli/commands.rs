@@ -68,7 +68,11 @@ pub fn teacher(args: &TeacherArgs, stop: &Stop) -> Result<()> {
     model.validate_for(data.input_size(), CLASSES)?;
     let out = output_dir(
         &args.train,
-        &["teacher.safetensors".into(), "teacher.json".into()],
+        &[
+            "teacher.safetensors".into(),
+            "teacher.json".into(),
+            "teacher.state".into(),
+        ],
     )?;
     let progress = Progress {
         quiet: args.train.quiet,
@@ -121,7 +125,12 @@ pub fn student(args: &StudentArgs, stop: &Stop) -> Result<()> {
         "scratch"
     };
     let shifted = format!("{name}_shifted");
-    let mut files = vec![format!("{name}.safetensors"), format!("{name}.json")];
+    // a state left there is another run's: continuing it takes --resume
+    let mut files = vec![
+        format!("{name}.safetensors"),
+        format!("{name}.json"),
+        format!("{name}.state"),
+    ];
     if args.bias_shift.is_some() {
         files.extend([format!("{shifted}.safetensors"), format!("{shifted}.json")]);
     }
