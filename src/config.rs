@@ -199,6 +199,35 @@ pub struct ModelConfig {
     pub dropout: f64,
 }
 
+/// The flags that set a model's shape, as the command line spells them without dashes: the
+/// field an [`Error::InvalidConfig`] names, so the message points at the flag the user typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelFlags {
+    /// The hidden widths: `hidden` (`distill teacher`, `distill student`) or `teacher-hidden`,
+    /// `student-hidden` (`distill run`).
+    pub hidden: &'static str,
+    /// The dropout rate: `dropout`, `teacher-dropout` or `student-dropout`.
+    pub dropout: &'static str,
+}
+
+impl ModelFlags {
+    /// `--hidden`, `--dropout`: the one model of `distill teacher` or `distill student`.
+    pub const OWN: ModelFlags = ModelFlags {
+        hidden: "hidden",
+        dropout: "dropout",
+    };
+    /// `--teacher-hidden`, `--teacher-dropout` of `distill run`.
+    pub const TEACHER: ModelFlags = ModelFlags {
+        hidden: "teacher-hidden",
+        dropout: "teacher-dropout",
+    };
+    /// `--student-hidden`, `--student-dropout` of `distill run`.
+    pub const STUDENT: ModelFlags = ModelFlags {
+        hidden: "student-hidden",
+        dropout: "student-dropout",
+    };
+}
+
 impl ModelConfig {
     /// The notebook's teacher: 784-1200-1200-10, dropout 0.5.
     pub fn teacher() -> Self {
@@ -224,23 +253,37 @@ impl ModelConfig {
             .collect()
     }
 
-    /// Checks the layer widths and the dropout rate.
+    /// Checks the layer widths and the dropout rate, naming the flags `--hidden`, `--dropout`.
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] for no hidden layer, a zero width, or a rate outside [0, 1).
     pub fn validate(&self) -> Result<()> {
+        self.validate_as(ModelFlags::OWN)
+    }
+
+    /// [`validate`](Self::validate), naming the flags `flags` (e.g. `--student-hidden`).
+    ///
+    /// # Errors
+    /// As [`validate`](Self::validate).
+    pub fn validate_as(&self, flags: ModelFlags) -> Result<()> {
         if self.hidden.is_empty() {
             return invalid(
-                "hidden",
-                "needs at least one hidden layer, e.g. --hidden 300",
+                flags.hidden,
+                format!(
+                    "needs at least one hidden layer, e.g. --{} 300",
+                    flags.hidden
+                ),
             );
         }
         if self.hidden.contains(&0) {
-            return invalid("hidden", format!("a layer of width 0 in {:?}", self.hidden));
+            return invalid(
+                flags.hidden,
+                format!("a layer of width 0 in {:?}", self.hidden),
+            );
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return invalid(
-                "dropout",
+                flags.dropout,
                 format!("must be in [0, 1), got {}", self.dropout),
             );
         }
@@ -260,7 +303,15 @@ impl ModelConfig {
     /// # Errors
     /// [`Error::InvalidConfig`] as `validate`, or for a model that is too large.
     pub fn validate_for(&self, input: usize, classes: usize) -> Result<()> {
-        self.validate()?;
+        self.validate_for_as(input, classes, ModelFlags::OWN)
+    }
+
+    /// [`validate_for`](Self::validate_for), naming the flags `flags`.
+    ///
+    /// # Errors
+    /// As [`validate_for`](Self::validate_for).
+    pub fn validate_for_as(&self, input: usize, classes: usize, flags: ModelFlags) -> Result<()> {
+        self.validate_as(flags)?;
         let sizes = self.sizes(input, classes);
         let parameters = sizes.windows(2).try_fold(0usize, |total, w| {
             w[0].checked_add(1)
@@ -270,7 +321,7 @@ impl ModelConfig {
         match parameters {
             Some(p) if p <= MAX_PARAMETERS => Ok(()),
             _ => invalid(
-                "hidden",
+                flags.hidden,
                 format!("{sizes:?} is larger than the {MAX_PARAMETERS} parameters distill trains"),
             ),
         }
@@ -381,5 +432,11 @@ mod tests {
         sized(vec![1200, 1200]).unwrap();
         assert_eq!(field_of(sized(vec![100_000])), "hidden");
         assert_eq!(field_of(sized(vec![usize::MAX / 2, 2])), "hidden"); // overflow, not a panic
+        let student = |hidden: Vec<usize>, dropout| ModelConfig { hidden, dropout };
+        let as_student = |c: ModelConfig| field_of(c.validate_as(ModelFlags::STUDENT));
+        assert_eq!(as_student(student(vec![0], 0.0)), "student-hidden");
+        assert_eq!(as_student(student(vec![300], -0.5)), "student-dropout");
+        let too_big = student(vec![100_000], 0.0).validate_for_as(784, 10, ModelFlags::TEACHER);
+        assert_eq!(field_of(too_big), "teacher-hidden");
     }
 }

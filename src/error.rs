@@ -141,8 +141,9 @@ pub enum Error {
     },
 
     // ----- configuration -------------------------------------------------------------------
-    /// A setting outside its valid range.
-    #[error("invalid {field}: {reason}")]
+    /// A setting outside its valid range. `field` is the flag's name without its dashes
+    /// (`batch-size`, `student-hidden`); the message prints it as typed: `--batch-size`.
+    #[error("invalid --{field}: {reason}")]
     InvalidConfig { field: &'static str, reason: String },
 
     // ----- training ------------------------------------------------------------------------
@@ -157,6 +158,31 @@ pub enum Error {
     /// The validation loss became NaN or infinite.
     #[error("non-finite validation loss {loss} after epoch {epoch}: training stopped")]
     NonFiniteValidation { epoch: usize, loss: f64 },
+
+    /// A stop was requested (by a signal): the state was saved after the current batch.
+    #[error("interrupted by signal {signal}: training state saved in {}", state.display())]
+    Interrupted { signal: i32, state: PathBuf },
+
+    /// A training state that is damaged or does not belong to the model being trained.
+    #[error("{}: bad training state: {reason}", path.display())]
+    State { path: PathBuf, reason: String },
+
+    /// Resuming with settings that differ from the interrupted run's.
+    #[error("{}: cannot resume with different settings: {setting} was {stored} and is now {current}", path.display())]
+    ResumeMismatch {
+        path: PathBuf,
+        setting: String,
+        stored: String,
+        current: String,
+    },
+
+    /// `distill gradcheck`: some analytic gradients disagree with central differences.
+    #[error("gradient check failed: {failed} of {total} checks out of tolerance in {dtype}")]
+    GradcheckFailed {
+        failed: usize,
+        total: usize,
+        dtype: String,
+    },
 
     // ----- checkpoints ---------------------------------------------------------------------
     /// A checkpoint that cannot be read or does not match what is expected.
@@ -175,6 +201,18 @@ pub enum Error {
     /// A plot could not be drawn.
     #[error("{}: plot failed: {reason}", path.display())]
     Plot { path: PathBuf, reason: String },
+
+    /// A folder another process is writing (it holds the folder's lock).
+    #[error("{}: locked by {}: one writer per folder; wait for it to finish or choose another --out", dir.display(), pid.map_or("another process".to_string(), |p| format!("process {p}")))]
+    Locked { dir: PathBuf, pid: Option<u32> },
+    // ----- sweeps --------------------------------------------------------------------------
+    /// A sweep folder, its `plan.json` or a job id that is not what `distill sweep` expects.
+    #[error("{}: {reason}", path.display())]
+    Sweep { path: PathBuf, reason: String },
+
+    /// A job whose dependency has no complete result yet.
+    #[error("job {job} depends on job {dependency}, which has not finished (run it first: `distill sweep job DIR {dependency}`)")]
+    DependencyPending { job: String, dependency: String },
 
     /// An output folder that would overwrite a user's files.
     #[error("{}: output folder exists and is not empty; choose another --out", path.display())]

@@ -13,9 +13,12 @@
 //! train       fit with early stopping; the distiller with cached teacher logits
 //! metrics     accuracy, confusion matrix, ROC/AUC as scikit-learn defines them
 //! checkpoint  safetensors in and out: write (atomic), read (framing, header), validate
+//! lock        one writer per folder: an flock on DIR/.distill.lock, stale locks taken over
 //! report      PNG plots, report.json, report.md
 //! experiment  the notebook's steps; pipeline: all of them in order (`distill run`)
 //! paper       the paper's §3 on MNIST (`distill paper`), composing the same steps
+//! study       explain, soft-targets, similarity, gradcheck: the math printed with real numbers
+//! sweep       grids of runs over seeds: plan, job, local run, parallel/Slurm scripts, report
 //! gradcheck   the public central-difference checker the tests use
 //! ```
 //!
@@ -46,6 +49,7 @@ pub mod error;
 pub mod experiment;
 pub mod gradcheck;
 pub mod linalg;
+pub mod lock;
 pub mod loss;
 pub mod metrics;
 pub mod nn;
@@ -55,6 +59,8 @@ pub mod paper;
 pub mod pipeline;
 pub mod report;
 pub mod scalar;
+pub mod study;
+pub mod sweep;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -7,8 +7,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use distill::Error;
 
-use cli::args::{DataArgs, EvalArgs, PaperArgs, RunArgs, StudentArgs, TeacherArgs};
-use cli::commands;
+use cli::args::{
+    DataArgs, EvalArgs, ExplainArgs, GradcheckArgs, PaperArgs, RunArgs, SimilarityArgs,
+    SoftTargetsArgs, StudentArgs, TeacherArgs,
+};
+use cli::sweep::SweepArgs;
+use cli::{commands, signals};
 
 /// Knowledge distillation (Hinton, Vinyals & Dean 2015) on MNIST with a hand-written,
 /// gradient-checked numeric engine. With no subcommand, runs the whole notebook (`run`).
@@ -42,26 +46,54 @@ enum Command {
     /// Load and validate a data set: counts, image shape, per-class counts, mean pixel and
     /// payload checksums.
     Data(DataArgs),
+    /// One distillation step on test images, printed in the order of docs/math.md: logits,
+    /// softmax(z/T), CE, KL, the loss, ∂L/∂z_s as hard + soft part, the 1/T² fall of the soft
+    /// gradient and the paper's eq. 4 limit.
+    Explain(ExplainArgs),
+    /// A model's probabilities at several temperatures for chosen test images, their entropy,
+    /// and soft_targets.png.
+    SoftTargets(SoftTargetsArgs),
+    /// The 10×10 matrix of mean soft targets per true class over the test set, the
+    /// most-confused pairs, and similarity.png.
+    Similarity(SimilarityArgs),
+    /// Central-difference checks of every layer and loss; exits 1 if any fails.
+    Gradcheck(GradcheckArgs),
+    /// Grids of runs over seeds: plan, run one job, run all here, report statistics.
+    Sweep(SweepArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = thread_pool(cli.threads).and_then(|pool| {
-        // The command runs ON a worker of the pool: a parallel loop or gemm split then starts
-        // on the calling thread and wakes one other worker, instead of parking the main thread
-        // and waking two (which cost ~25% of a student epoch in scheduler time).
-        pool.install(|| match &cli.command {
-            None => commands::run(&cli.run),
-            Some(Command::Run(args)) => commands::run(args),
-            Some(Command::Teacher(args)) => commands::teacher(args),
-            Some(Command::Student(args)) => commands::student(args),
-            Some(Command::Paper(args)) => commands::paper(args),
-            Some(Command::Eval(args)) => commands::eval(args),
-            Some(Command::Data(args)) => commands::data(args),
-        })
-    });
+    let result = thread_pool(cli.threads)
+        .and_then(|pool| Ok((pool, signals::install()?)))
+        .and_then(|(pool, stop)| {
+            // The command runs ON a worker of the pool: a parallel loop or gemm split then
+            // starts on the calling thread and wakes one other worker, instead of parking the
+            // main thread and waking two (which cost ~25% of a student epoch in scheduler time).
+            pool.install(|| match &cli.command {
+                None => commands::run(&cli.run, &stop),
+                Some(Command::Run(args)) => commands::run(args, &stop),
+                Some(Command::Teacher(args)) => commands::teacher(args, &stop),
+                Some(Command::Student(args)) => commands::student(args, &stop),
+                Some(Command::Paper(args)) => commands::paper(args),
+                Some(Command::Eval(args)) => commands::eval(args),
+                Some(Command::Data(args)) => commands::data(args),
+                Some(Command::Explain(args)) => commands::explain(args),
+                Some(Command::SoftTargets(args)) => commands::soft_targets(args),
+                Some(Command::Similarity(args)) => commands::similarity(args),
+                Some(Command::Gradcheck(args)) => commands::gradcheck(args),
+                Some(Command::Sweep(args)) => cli::sweep::sweep(args, cli.threads),
+            })
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Interrupted { signal, state }) => {
+            eprintln!("interrupted: training state saved in {}", state.display());
+            let args: Vec<_> = std::env::args_os().collect();
+            let dir = state.parent().unwrap_or(std::path::Path::new("."));
+            eprintln!("to resume: {}", signals::resume_command(&args, dir));
+            ExitCode::from(u8::try_from(128 + signal).unwrap_or(1))
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

@@ -133,7 +133,7 @@ fn identical_for_any_thread_count_and_to_a_serial_loop() {
         })
     };
     let one = run(1);
-    for threads in [2, 3] {
+    for threads in [2, 3, 4, 16] {
         assert!(
             run(threads)
                 .iter()

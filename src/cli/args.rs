@@ -9,6 +9,7 @@ use distill::loss::{DistillLoss, SoftScale};
 use distill::nn::BiasShift;
 use distill::paper::PaperConfig;
 use distill::pipeline::RunConfig;
+use distill::study::Dtype;
 
 /// Flags shared by every training command.
 #[derive(Args, Debug, Clone)]
@@ -19,6 +20,10 @@ pub struct TrainArgs {
     /// Output folder [default: a new folder under runs/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Continue the interrupted run in DIR (same flags otherwise): finished models are kept,
+    /// the unfinished one continues from its last saved state.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
     /// Maximum number of epochs.
     #[arg(long, default_value_t = 50)]
     pub epochs: usize,
@@ -50,6 +55,11 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
+    /// The output folder: `--resume DIR` or `--out DIR` (or none: a new one).
+    pub fn out_dir(&self) -> Option<&std::path::Path> {
+        self.resume.as_deref().or(self.out.as_deref())
+    }
+
     /// The fit settings these flags describe.
     pub fn train_config(&self) -> TrainConfig {
         TrainConfig {
@@ -186,7 +196,8 @@ impl RunArgs {
     pub fn run_config(&self) -> RunConfig {
         RunConfig {
             data_dir: self.train.data.clone(),
-            out_dir: self.train.out.clone(),
+            out_dir: self.train.out_dir().map(PathBuf::from),
+            resume: self.train.resume.is_some(),
             train: TrainConfig {
                 regularisation: self.regularisation.regularisation(),
                 ..self.train.train_config()
@@ -315,4 +326,90 @@ pub struct DataArgs {
     /// t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each raw or .gz.
     #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
     pub data: PathBuf,
+}
+
+/// Arguments of `distill explain`.
+#[derive(Args, Debug, Clone)]
+pub struct ExplainArgs {
+    /// The teacher checkpoint [default: a freshly initialised 784-1200-1200-10, said so].
+    #[arg(long, value_name = "CKPT")]
+    pub teacher: Option<PathBuf>,
+    /// The student checkpoint [default: a freshly initialised 784-300-10, said so].
+    #[arg(long, value_name = "CKPT")]
+    pub student: Option<PathBuf>,
+    /// Test image(s) to explain; several, comma-separated, make a tiny batch.
+    #[arg(long, value_delimiter = ',', default_value = "0", value_name = "I,..")]
+    pub index: Vec<usize>,
+    #[command(flatten)]
+    pub distill: DistillArgs,
+    /// Folder of the four MNIST IDX files.
+    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
+    pub data: PathBuf,
+    /// Print one JSON object instead of the text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `distill soft-targets`.
+#[derive(Args, Debug, Clone)]
+pub struct SoftTargetsArgs {
+    /// The model whose soft targets are shown.
+    #[arg(value_name = "CKPT")]
+    pub checkpoint: PathBuf,
+    /// Test images, comma-separated [default: the first 3 the model gets wrong, then the first
+    /// 3 it gets right].
+    #[arg(long, value_delimiter = ',', value_name = "I,..")]
+    pub index: Option<Vec<usize>>,
+    /// Temperatures, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,2,5,10,20",
+        allow_negative_numbers = true,
+        value_name = "T,.."
+    )]
+    pub temperature: Vec<f64>,
+    /// Folder of the four MNIST IDX files.
+    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
+    pub data: PathBuf,
+    /// Output folder for soft_targets.png [default: a new folder under runs/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object ({"images": [{"index", "label", "probabilities": {"T": [..]}}]}).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `distill similarity`.
+#[derive(Args, Debug, Clone)]
+pub struct SimilarityArgs {
+    /// The model whose class similarities are measured.
+    #[arg(value_name = "CKPT")]
+    pub checkpoint: PathBuf,
+    /// Softmax temperature T of the soft targets.
+    #[arg(long, default_value_t = distill::study::similarity::DEFAULT_TEMPERATURE, allow_negative_numbers = true)]
+    pub temperature: f64,
+    /// Folder of the four MNIST IDX files.
+    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
+    pub data: PathBuf,
+    /// Output folder for similarity.png [default: a new folder under runs/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object ({"temperature": T, "matrix": [[10 numbers] x 10], ...}).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `distill gradcheck`.
+#[derive(Args, Debug, Clone)]
+pub struct GradcheckArgs {
+    /// Seed of the random inputs.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Element type the checked code runs in (f32 shows why checks run in f64).
+    #[arg(long, value_enum, default_value_t = Dtype::F64)]
+    pub dtype: Dtype,
+    /// Print one JSON object ({"dtype", "checks": [{"op", "parameter", "max_abs_error", ...}]}).
+    #[arg(long)]
+    pub json: bool,
 }

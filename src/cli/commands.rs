@@ -6,17 +6,21 @@ use std::time::Instant;
 use distill::config::{ModelConfig, TrainConfig};
 use distill::data::{verify_payloads, DataSummary, Mnist, MnistFiles, CLASSES};
 use distill::experiment::{
-    load_model, model_report, save_model, student_seed, test_report, train_distilled, train_plain,
-    Prepared, Trained,
+    load_model, model_report, save_model_once, student_seed, test_report, train_distilled,
+    train_plain, Prepared, Trained,
 };
-use distill::output;
+use distill::output::{self, OutputDir};
 use distill::pipeline;
 use distill::report::{summary_table, write_json};
-use distill::train::Progress;
+use distill::study::{self, ModelSource};
+use distill::train::{Progress, StateStore, Stop};
 use distill::Result;
 use serde::Serialize;
 
-use crate::cli::args::{DataArgs, EvalArgs, PaperArgs, RunArgs, StudentArgs, TeacherArgs};
+use crate::cli::args::{
+    DataArgs, EvalArgs, ExplainArgs, GradcheckArgs, PaperArgs, RunArgs, SimilarityArgs,
+    SoftTargetsArgs, StudentArgs, TeacherArgs, TrainArgs,
+};
 
 /// `distill data`: load, validate, describe, and check the decoded payloads.
 pub fn data(args: &DataArgs) -> Result<()> {
@@ -37,11 +41,11 @@ pub fn data(args: &DataArgs) -> Result<()> {
 }
 
 /// `distill run`: the notebook end to end.
-pub fn run(args: &RunArgs) -> Result<()> {
+pub fn run(args: &RunArgs, stop: &Stop) -> Result<()> {
     let progress = Progress {
         quiet: args.train.quiet,
     };
-    let outcome = pipeline::run(&args.run_config(), progress)?;
+    let outcome = pipeline::run(&args.run_config(), progress, stop)?;
     if !args.train.quiet {
         println!("{}", summary_table(&outcome.report));
         println!("report: {}", outcome.out_dir.join("report.md").display());
@@ -50,7 +54,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
 }
 
 /// `distill teacher`: train the teacher; writes `teacher.safetensors` and `teacher.json`.
-pub fn teacher(args: &TeacherArgs) -> Result<()> {
+pub fn teacher(args: &TeacherArgs, stop: &Stop) -> Result<()> {
     let config = TrainConfig {
         regularisation: args.regularisation.regularisation(),
         ..args.train.train_config()
@@ -60,28 +64,37 @@ pub fn teacher(args: &TeacherArgs) -> Result<()> {
     model.validate()?;
     let data = Prepared::load(&args.train.data, &config)?;
     model.validate_for(data.input_size(), CLASSES)?;
-    let out = output::dir_for(
-        args.train.out.as_deref(),
-        &["teacher.safetensors", "teacher.json"],
+    let out = output_dir(
+        &args.train,
+        &["teacher.safetensors".into(), "teacher.json".into()],
     )?;
     let progress = Progress {
         quiet: args.train.quiet,
     };
-    let trained = train_plain(&data, &model, &config, config.seed, "teacher", progress)?;
     let settings = serde_json::json!({ "train": config, "model": model });
+    let store = StateStore::new(out.path(), &settings, stop.clone());
+    let trained = train_plain(
+        &data,
+        &model,
+        &config,
+        config.seed,
+        "teacher",
+        progress,
+        Some(&store),
+    )?;
     finish(
-        &out,
+        out.path(),
         "teacher",
         &trained,
         &data,
         &settings,
-        args.train.quiet,
+        &args.train,
     )
 }
 
 /// `distill student`: distil a student from `--teacher`, or train it from scratch
 /// (`--scratch`); writes `distilled.*` or `scratch.*`.
-pub fn student(args: &StudentArgs) -> Result<()> {
+pub fn student(args: &StudentArgs, stop: &Stop) -> Result<()> {
     let config = args.train.train_config();
     let model = args.model.model_config(ModelConfig::student());
     let loss = args.distill.loss();
@@ -109,16 +122,19 @@ pub fn student(args: &StudentArgs) -> Result<()> {
     if args.bias_shift.is_some() {
         files.extend([format!("{shifted}.safetensors"), format!("{shifted}.json")]);
     }
-    let names: Vec<&str> = files.iter().map(String::as_str).collect();
-    let out = output::dir_for(args.train.out.as_deref(), &names)?;
+    let out = output_dir(&args.train, &files)?;
     let progress = Progress {
         quiet: args.train.quiet,
     };
     let settings = serde_json::json!({
         "train": config, "model": model, "distill": loss, "transfer": transfer,
     });
+    let store = StateStore::new(out.path(), &settings, stop.clone());
     let trained = match &teacher {
-        Some(teacher) => train_distilled(&data, teacher, &model, &loss, &config, progress)?.0,
+        Some(teacher) => {
+            let store = Some(&store);
+            train_distilled(&data, teacher, &model, &loss, &config, progress, store)?.0
+        }
         None => train_plain(
             &data,
             &model,
@@ -126,17 +142,30 @@ pub fn student(args: &StudentArgs) -> Result<()> {
             student_seed(config.seed),
             "scratch",
             progress,
+            Some(&store),
         )?,
     };
-    finish(&out, name, &trained, &data, &settings, args.train.quiet)?;
+    finish(out.path(), name, &trained, &data, &settings, &args.train)?;
     if let Some(shift) = &args.bias_shift {
         let mut model = trained.model.clone();
         shift.apply(&mut model); // b_L[c] += δ_c, on a copy: the unshifted model is saved above
         let twin = Trained { model, ..trained };
         let settings = serde_json::json!({ "unshifted": settings, "bias_shift": shift });
-        finish(&out, &shifted, &twin, &data, &settings, args.train.quiet)?;
+        finish(out.path(), &shifted, &twin, &data, &settings, &args.train)?;
     }
     Ok(())
+}
+
+/// The locked folder a single training writes: `--resume DIR`, or `--out DIR` (or a new one)
+/// where none of `files` exists yet.
+fn output_dir(args: &TrainArgs, files: &[String]) -> Result<OutputDir> {
+    match &args.resume {
+        Some(dir) => output::resume_dir(dir),
+        None => {
+            let names: Vec<&str> = files.iter().map(String::as_str).collect();
+            output::dir_for(args.out.as_deref(), &names)
+        }
+    }
 }
 
 /// `distill paper`: the paper's MNIST experiments; writes `paper.json`, `paper.md`, the seven
@@ -166,12 +195,14 @@ fn finish(
     trained: &Trained,
     data: &Prepared,
     settings: &impl Serialize,
-    quiet: bool,
+    args: &TrainArgs,
 ) -> Result<()> {
-    save_model(
+    let quiet = args.quiet;
+    save_model_once(
         &out.join(format!("{name}.safetensors")),
         &trained.model,
         settings,
+        args.resume.is_some(),
     )?;
     let (report, _) = model_report(trained, &data.test)?;
     write_json(&out.join(format!("{name}.json")), &report)?;
@@ -226,4 +257,78 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `distill explain`: one distillation step on test images, the math with its numbers.
+pub fn explain(args: &ExplainArgs) -> Result<()> {
+    let loss = args.distill.loss();
+    loss.validate()?;
+    let mnist = Mnist::load(&args.data)?;
+    let input = mnist.test.input_size();
+    let teacher = ModelSource::teacher(args.teacher.as_deref());
+    let student = ModelSource::student(args.student.as_deref());
+    let (teacher_model, student_model) = (teacher.load(input)?, student.load(input)?);
+    let explanation = study::explain(
+        (&teacher_model, &teacher),
+        (&student_model, &student),
+        &mnist.test,
+        &args.index,
+        loss,
+    )?;
+    show(&explanation, args.json);
+    Ok(())
+}
+
+/// `distill soft-targets`: a model's probabilities at several temperatures, and
+/// `soft_targets.png`.
+pub fn soft_targets(args: &SoftTargetsArgs) -> Result<()> {
+    study::validate_temperatures(&args.temperature)?;
+    let mnist = Mnist::load(&args.data)?;
+    let model = load_model(&args.checkpoint, mnist.test.input_size())?;
+    let indices = match &args.index {
+        Some(indices) => indices.clone(),
+        None => study::soft_targets::default_selection(&model, &mnist.test),
+    };
+    let targets = study::soft_targets(&model, &mnist.test, &indices, &args.temperature)?;
+    let out = output::dir_for(args.out.as_deref(), &["soft_targets.png"])?;
+    let png = out.join("soft_targets.png");
+    targets.plot(&mnist.test, &png)?;
+    show(&targets, args.json);
+    if !args.json {
+        println!("\nwrote {}", png.display());
+    }
+    Ok(())
+}
+
+/// `distill similarity`: the mean soft targets per true class, and `similarity.png`.
+pub fn similarity(args: &SimilarityArgs) -> Result<()> {
+    study::validate_temperatures(&[args.temperature])?;
+    let mnist = Mnist::load(&args.data)?;
+    let model = load_model(&args.checkpoint, mnist.test.input_size())?;
+    let similarity = study::similarity(&model, &mnist.test, args.temperature)?;
+    let out = output::dir_for(args.out.as_deref(), &["similarity.png"])?;
+    let png = out.join("similarity.png");
+    similarity.plot(&png)?;
+    show(&similarity, args.json);
+    if !args.json {
+        println!("wrote {}", png.display());
+    }
+    Ok(())
+}
+
+/// `distill gradcheck`: every layer and loss against central differences; fails (exit 1) when
+/// any check does.
+pub fn gradcheck(args: &GradcheckArgs) -> Result<()> {
+    let table = study::run_checks(&study::cases(), args.dtype, args.seed);
+    show(&table, args.json);
+    table.verdict()
+}
+
+/// Prints `value` as one line of JSON, or as its text.
+fn show(value: &(impl Serialize + std::fmt::Display), json: bool) {
+    if json {
+        println!("{}", distill::experiment::json(value));
+    } else {
+        print!("{value}");
+    }
 }

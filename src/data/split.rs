@@ -270,11 +270,11 @@ impl Split {
 /// ```
 ///
 /// # Errors
-/// [`Error::InvalidConfig`] (field `validation_split`) when `fraction` is outside `[0, 1)` or
+/// [`Error::InvalidConfig`] (field `validation-split`) when `fraction` is outside `[0, 1)` or
 /// NaN, or when Keras would refuse the split because one side would be empty.
 pub fn validation_split_at(len: usize, fraction: f64) -> Result<usize> {
     let invalid = |reason: String| Error::InvalidConfig {
-        field: "validation_split",
+        field: "validation-split",
         reason,
     };
     if !(0.0..1.0).contains(&fraction) {

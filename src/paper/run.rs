@@ -62,7 +62,7 @@ pub fn run(config: &PaperConfig, progress: Progress) -> Result<PaperOutcome> {
     };
     let (omit3_data, only78_data) = (transfer(&recipe.omit3)?, transfer(&recipe.only78)?);
     let out = output::fresh_dir(config.out_dir.as_deref())?;
-    progress.line(&format!("writing to {}", out.display()));
+    progress.line(&format!("writing to {}", out.path().display()));
     let settings = serde_json::json!({ "paper": config, "recipe": recipe });
     let save = |name: &str, trained: &Trained| {
         save_model(
@@ -81,6 +81,7 @@ pub fn run(config: &PaperConfig, progress: Progress) -> Result<PaperOutcome> {
             config.seed,
             "teacher",
             progress,
+            None,
         )?,
     };
     save("teacher", &teacher)?;
@@ -92,6 +93,7 @@ pub fn run(config: &PaperConfig, progress: Progress) -> Result<PaperOutcome> {
         student_seed(config.seed),
         "scratch_800",
         progress,
+        None,
     )?;
     save("scratch_800", &scratch)?;
 
@@ -104,6 +106,7 @@ pub fn run(config: &PaperConfig, progress: Progress) -> Result<PaperOutcome> {
             &recipe.distill,
             &recipe.student_train,
             progress,
+            None,
         )?;
         Ok(trained)
     };
@@ -169,9 +172,9 @@ pub fn run(config: &PaperConfig, progress: Progress) -> Result<PaperOutcome> {
         paper: paper_table(),
         versions: versions(),
     };
-    write_outputs(&out, &report)?;
+    write_outputs(out.path(), &report)?;
     Ok(PaperOutcome {
-        out_dir: out,
+        out_dir: out.path().to_path_buf(),
         report,
     })
 }
