@@ -7,13 +7,14 @@ use std::path::Path;
 use distill::checkpoint;
 use distill::data::default_data_dir;
 use distill::paper::{run, PaperConfig, MODELS};
-use distill::train::Progress;
+use distill::train::{Progress, Stop};
 use serde_json::Value;
 
 fn quick(out: &Path, teacher: Option<&Path>) -> PaperConfig {
     PaperConfig {
         data_dir: default_data_dir(),
         out_dir: Some(out.to_path_buf()),
+        resume: false,
         quick: true,
         seed: 42,
         teacher_checkpoint: teacher.map(Path::to_path_buf),
@@ -44,7 +45,12 @@ fn split_output_bias(path: &Path) -> (Vec<f32>, Vec<f32>) {
 fn quick_paper_writes_every_file_with_the_issues_schema() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("paper");
-    let outcome = run(&quick(&out, None), Progress { quiet: true }).unwrap();
+    let outcome = run(
+        &quick(&out, None),
+        Progress { quiet: true },
+        &Stop::default(),
+    )
+    .unwrap();
     assert_eq!(outcome.out_dir, out);
 
     let mut files = vec![
@@ -171,6 +177,7 @@ fn quick_paper_writes_every_file_with_the_issues_schema() {
     let reused = run(
         &quick(&again, Some(&out.join("teacher.safetensors"))),
         Progress { quiet: true },
+        &Stop::default(),
     )
     .unwrap();
     let first = &outcome.report.models;

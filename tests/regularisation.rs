@@ -41,7 +41,7 @@ fn teacher(config: &TrainConfig, threads: usize) -> Trained {
             hidden: vec![64, 64],
             dropout: 0.5,
         };
-        train_plain(&data, &model, config, 42, "teacher", QUIET).unwrap()
+        train_plain(&data, &model, config, 42, "teacher", QUIET, None).unwrap()
     })
 }
 
