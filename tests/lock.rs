@@ -96,8 +96,11 @@ fn a_second_writer_is_refused_and_a_killed_writers_lock_is_taken_over() {
 
     drop(writer); // SIGKILL: the lock file stays, the kernel drops the flock
     assert!(out.join(LOCK_FILE).exists());
+    // A student in the same folder (the killed teacher may have left its state, which only
+    // --resume would continue).
     let taken = output(&[
-        "teacher",
+        "student",
+        "--scratch",
         "--out",
         o,
         "--train-limit",
@@ -114,7 +117,15 @@ fn a_second_writer_is_refused_and_a_killed_writers_lock_is_taken_over() {
         err.contains(&format!("taking over the lock of process {}", pid)),
         "{err}"
     );
-    assert!(out.join("teacher.safetensors").exists());
+    assert!(out.join("scratch.safetensors").exists());
+    // a training state left in the folder is continued by --resume only, never picked up
+    fs::copy(out.join("scratch.state"), out.join("teacher.state")).unwrap();
+    let refused = output(&["teacher", "--out", o, "--quiet"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("teacher.state"),
+        "{err}"
+    );
     assert!(!out.join(LOCK_FILE).exists(), "released at exit");
 }
 

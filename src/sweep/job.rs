@@ -145,7 +145,7 @@ fn train_into(
     progress: Progress,
 ) -> Result<ModelReport> {
     let config = &job.config;
-    let data = Prepared::load(&plan.grid.data, &config.train)?;
+    let data = Prepared::load_from(&plan.grid.data, &config.train)?;
     let seed = config.train.seed;
     let trained = match (job.kind, teacher, &config.distill) {
         (JobKind::Teacher, _, _) => train_plain(
