@@ -12,7 +12,7 @@ use serde_json::Value;
 
 fn quick(out: &Path, teacher: Option<&Path>) -> PaperConfig {
     PaperConfig {
-        data_dir: default_data_dir(),
+        data_dir: default_data_dir().into(),
         out_dir: Some(out.to_path_buf()),
         resume: false,
         quick: true,
