@@ -134,16 +134,18 @@ pub fn train_plain(
 /// Returns the student and the cache (its `seconds`, the one-off cost of the teacher pass, is
 /// also in the student's `teacher_logits_seconds`).
 ///
-/// With a `store`, resumable under the name "distilled", as [`train_plain`].
+/// `label` names it in progress lines and, with a `store`, its state file, as [`train_plain`].
 ///
 /// # Errors
 /// Invalid configs, a non-finite loss, and with a store as [`train_plain`].
+#[allow(clippy::too_many_arguments)] // train_plain's inputs plus the teacher and the loss
 pub fn train_distilled(
     data: &Prepared,
     teacher: &Mlp<f32>,
     student: &ModelConfig,
     loss: &DistillLoss,
     config: &TrainConfig,
+    label: &str,
     progress: Progress,
     store: Option<&StateStore>,
 ) -> Result<(Trained, TeacherLogits)> {
@@ -159,7 +161,7 @@ pub fn train_distilled(
         seed,
         &mut objective,
         config,
-        "distilled",
+        label,
         progress,
         store,
     )?;

@@ -75,7 +75,7 @@ fn main() -> ExitCode {
                 Some(Command::Run(args)) => commands::run(args, &stop),
                 Some(Command::Teacher(args)) => commands::teacher(args, &stop),
                 Some(Command::Student(args)) => commands::student(args, &stop),
-                Some(Command::Paper(args)) => commands::paper(args),
+                Some(Command::Paper(args)) => commands::paper(args, &stop),
                 Some(Command::Eval(args)) => commands::eval(args),
                 Some(Command::Data(args)) => commands::data(args),
                 Some(Command::Explain(args)) => commands::explain(args),

@@ -120,6 +120,7 @@ pub fn run(config: &RunConfig, progress: Progress, stop: &Stop) -> Result<RunOut
         &config.student,
         &config.distill,
         &student_train,
+        "distilled",
         progress,
         Some(&store),
     )?;

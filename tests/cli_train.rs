@@ -76,6 +76,142 @@ fn bad_values_are_refused_before_any_work_naming_the_flag_as_typed() {
 }
 
 #[test]
+fn bad_regulariser_transfer_and_shift_flags_are_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("never");
+    let o = out.to_str().unwrap();
+    let cases: [(&[&str], &str); 15] = [
+        (&["teacher", "--jitter", "28"], "jitter"),
+        (&["run", "--jitter", "100"], "jitter"),
+        (&["teacher", "--max-norm", "0"], "max-norm"),
+        (&["teacher", "--max-norm", "-2"], "max-norm"),
+        (&["teacher", "--max-norm", "NaN"], "max-norm"),
+        (&["run", "--input-dropout", "1"], "input-dropout"),
+        (
+            &["student", "--scratch", "--transfer-omit", "12"],
+            "transfer-omit",
+        ),
+        (
+            &["student", "--scratch", "--transfer-only", "7,8,7"],
+            "transfer-only",
+        ),
+        (
+            &["student", "--scratch", "--transfer-omit", "3,3"],
+            "transfer-omit",
+        ),
+        (
+            &[
+                "student",
+                "--scratch",
+                "--transfer-omit",
+                "7",
+                "--transfer-only",
+                "7,8",
+            ],
+            "both omitted and kept",
+        ),
+        (
+            &[
+                "student",
+                "--scratch",
+                "--transfer-omit",
+                "0,1,2,3,4,5,6,7,8,9",
+            ],
+            "transfer set is empty",
+        ),
+        (
+            // the first 9 training images hold no 7 and no 8
+            &[
+                "student",
+                "--scratch",
+                "--train-limit",
+                "10",
+                "--transfer-only",
+                "7,8",
+            ],
+            "transfer set is empty",
+        ),
+        (
+            &["student", "--scratch", "--bias-shift", "3:1"],
+            "bias-shift",
+        ),
+        (
+            &["student", "--scratch", "--bias-shift", "12=1"],
+            "bias-shift",
+        ),
+        (
+            &["paper", "--teacher", "/nonexistent/teacher.safetensors"],
+            "teacher.safetensors",
+        ),
+    ];
+    for (args, needle) in cases {
+        let mut args = args.to_vec();
+        args.extend(["--out", o]);
+        let err = refused(&args);
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?} created the output folder");
+    }
+}
+
+#[test]
+fn paper_refuses_a_non_empty_output_folder_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keep.txt"), "mine").unwrap();
+    let err = refused(&["paper", "--quick", "--out", dir.path().to_str().unwrap()]);
+    assert!(err.contains("not empty"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "nothing written"
+    );
+}
+
+#[test]
+fn a_bias_shifted_student_is_saved_beside_the_unshifted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s");
+    let o = out.to_str().unwrap();
+    let args = [
+        "student",
+        "--scratch",
+        "--train-limit",
+        "600",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--transfer-omit",
+        "3",
+        "--bias-shift",
+        "3=2.5",
+        "--out",
+        o,
+    ];
+    let run = distill(&args);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let plain = distill::checkpoint::load(&out.join("scratch.safetensors")).unwrap();
+    let shifted = distill::checkpoint::load(&out.join("scratch_shifted.safetensors")).unwrap();
+    let last = plain.layers.len() - 1;
+    for l in 0..=last {
+        assert_eq!(
+            plain.layers[l].0, shifted.layers[l].0,
+            "weights of layer {l}"
+        );
+    }
+    let (b, b_shifted) = (&plain.layers[last].1, &shifted.layers[last].1);
+    for c in 0..10 {
+        let expected = if c == 3 { b[c] + 2.5 } else { b[c] };
+        assert_eq!(b_shifted[c], expected, "class {c}");
+    }
+    for json in ["scratch.json", "scratch_shifted.json"] {
+        assert!(out.join(json).is_file(), "{json}");
+    }
+}
+
+#[test]
 fn a_teacher_whose_input_size_differs_from_the_data_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let ckpt = dir.path().join("small.safetensors");

@@ -100,6 +100,7 @@ fn notebook_run() -> Value {
         &ModelConfig::student(),
         &DistillLoss::default(),
         &config,
+        "distilled",
         QUIET,
         None,
     )

@@ -95,8 +95,17 @@ fn a_fit_resumed_after_every_batch_is_bit_identical_to_an_uninterrupted_one() {
     // The distilled student likewise, from the teacher just trained.
     let loss = DistillLoss::default();
     let student = ModelConfig::student();
-    let (mut plain_student, _) =
-        train_distilled(&data, &plain.model, &student, &loss, &config, QUIET, None).unwrap();
+    let (mut plain_student, _) = train_distilled(
+        &data,
+        &plain.model,
+        &student,
+        &loss,
+        &config,
+        "distilled",
+        QUIET,
+        None,
+    )
+    .unwrap();
     let (mut resumed_student, _) = train_in_steps(dir.path(), &config, |store| {
         train_distilled(
             &data,
@@ -104,6 +113,7 @@ fn a_fit_resumed_after_every_batch_is_bit_identical_to_an_uninterrupted_one() {
             &student,
             &loss,
             &config,
+            "distilled",
             QUIET,
             Some(store),
         )
@@ -189,4 +199,36 @@ fn different_settings_or_a_damaged_state_are_refused() {
             other => panic!("cut at {cut}: expected State, got {other:?}"),
         }
     }
+}
+
+#[test]
+fn a_regularised_fit_resumed_after_every_batch_is_bit_identical() {
+    // Input dropout has its own mask stream, which the state must carry too; jitter and the
+    // cosine schedule are functions of the epoch, max-norm of the weights.
+    let config = TrainConfig {
+        lr_schedule: distill::config::LrSchedule::Cosine,
+        regularisation: distill::config::Regularisation {
+            input_dropout: 0.2,
+            max_norm: Some(1.0),
+            jitter: 2,
+        },
+        ..config()
+    };
+    let data = Prepared::load(&default_data_dir(), &config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut plain = train_plain(&data, &teacher(), &config, 42, "teacher", QUIET, None).unwrap();
+    let (mut resumed, stops) = train_in_steps(dir.path(), &config, |store| {
+        train_plain(
+            &data,
+            &teacher(),
+            &config,
+            42,
+            "teacher",
+            QUIET,
+            Some(store),
+        )
+    });
+    assert_eq!(stops, 5 * plain.outcome.epochs_run);
+    assert_eq!(parameters(&mut resumed.model), parameters(&mut plain.model));
+    assert_eq!(untimed(&resumed.outcome), untimed(&plain.outcome));
 }

@@ -145,6 +145,7 @@ fn distillation_leaves_the_teacher_untouched_and_its_cache_matches_fresh_logits(
         &ModelConfig::student(),
         &notebook_loss(),
         &config,
+        "distilled",
         QUIET,
         None,
     )
@@ -205,6 +206,7 @@ fn three_trainings(threads: usize) -> Vec<Fingerprint> {
             &ModelConfig::student(),
             &notebook_loss(),
             &config,
+            "distilled",
             QUIET,
             None,
         )

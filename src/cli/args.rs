@@ -278,6 +278,10 @@ pub struct PaperArgs {
     /// Output folder [default: a new folder under runs/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Continue the interrupted `distill paper` in DIR (same flags otherwise): finished models
+    /// are kept, the unfinished one continues from its last saved state.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
     /// The same steps on 3,000 training images and 2 epochs per model (under a minute).
     #[arg(long)]
     pub quick: bool,
@@ -297,7 +301,8 @@ impl PaperArgs {
     pub fn paper_config(&self) -> PaperConfig {
         PaperConfig {
             data_dir: DataSource::from_flag(self.data.as_deref()),
-            out_dir: self.out.clone(),
+            out_dir: self.resume.clone().or_else(|| self.out.clone()),
+            resume: self.resume.is_some(),
             quick: self.quick,
             seed: self.seed,
             teacher_checkpoint: self.teacher.clone(),

@@ -145,7 +145,17 @@ pub fn student(args: &StudentArgs, stop: &Stop) -> Result<()> {
     let trained = match &teacher {
         Some(teacher) => {
             let store = Some(&store);
-            train_distilled(&data, teacher, &model, &loss, &config, progress, store)?.0
+            train_distilled(
+                &data,
+                teacher,
+                &model,
+                &loss,
+                &config,
+                "distilled",
+                progress,
+                store,
+            )?
+            .0
         }
         None => train_plain(
             &data,
@@ -182,9 +192,9 @@ fn output_dir(args: &TrainArgs, files: &[String]) -> Result<OutputDir> {
 
 /// `distill paper`: the paper's MNIST experiments; writes `paper.json`, `paper.md`, the seven
 /// checkpoints and two plots.
-pub fn paper(args: &PaperArgs) -> Result<()> {
+pub fn paper(args: &PaperArgs, stop: &Stop) -> Result<()> {
     let progress = Progress { quiet: args.quiet };
-    let outcome = distill::paper::run(&args.paper_config(), progress)?;
+    let outcome = distill::paper::run(&args.paper_config(), progress, stop)?;
     if !args.quiet {
         for name in distill::paper::MODELS {
             let m = &outcome.report.models[name];

@@ -29,7 +29,7 @@ pub struct SweepArgs {
 #[allow(clippy::large_enum_variant)] // parsed once per process; boxing would only add noise
 pub enum SweepCommand {
     /// Expand a grid into jobs: DIR/plan.json, DIR/jobs.txt, DIR/slurm/ (trains nothing).
-    Plan(PlanArgs),
+    Plan(Box<PlanArgs>), // boxed: its training flags make it ~5x the size of the others
     /// Run one job of a planned sweep (idempotent: a complete job exits 0 at once).
     Job(JobArgs),
     /// Run every pending job on this machine, N worker processes at a time.

@@ -220,6 +220,17 @@ impl<A: Scalar> Mlp<A> {
         self.rng = rng;
     }
 
+    /// The input-dropout mask stream where the next Train forward will draw (a training state
+    /// saves it beside [`Mlp::mask_rng`] when the input dropout rate is above 0).
+    pub fn input_mask_rng(&self) -> &MaskRng {
+        &self.input_rng
+    }
+
+    /// Continues the input-dropout mask stream from `rng` (a saved [`Mlp::input_mask_rng`]).
+    pub fn set_input_mask_rng(&mut self, rng: MaskRng) {
+        self.input_rng = rng;
+    }
+
     /// Panics unless `x` has `D_0` columns; `what` names the caller in the message.
     #[track_caller]
     fn assert_input_width(&self, x: ArrayView2<A>, what: &str) {

@@ -18,6 +18,10 @@ pub struct PaperConfig {
     /// Output folder; `None` = a new folder under `runs/`. Not serialised (see `RunConfig`).
     #[serde(skip)]
     pub out_dir: Option<PathBuf>,
+    /// Continue the interrupted run in `out_dir` (which must then be given). Not serialised:
+    /// a resumed run writes the bytes of an uninterrupted one.
+    #[serde(skip)]
+    pub resume: bool,
     /// Small data and few epochs: the same steps in well under a minute (for tests).
     pub quick: bool,
     /// Seed of every model's weights, dropout masks, shuffles and jitter.
@@ -68,7 +72,7 @@ impl Recipe {
             seed,
             ..TrainConfig::default()
         };
-        let (teacher_epochs, student_epochs) = if quick { (2, 2) } else { (64, 24) };
+        let (teacher_epochs, student_epochs) = if quick { (2, 2) } else { (64, 16) };
         let train_limit = quick.then_some(QUICK_TRAIN_LIMIT);
         Recipe {
             teacher: ModelConfig {
@@ -92,7 +96,7 @@ impl Recipe {
             },
             student_train: TrainConfig {
                 epochs: student_epochs,
-                patience: 6,
+                patience: 5,
                 train_limit,
                 ..split
             },

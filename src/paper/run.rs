@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use crate::data::CLASSES;
 use crate::error::Result;
 use crate::experiment::{
-    load_model, model_report, save_model, student_seed, train_distilled, train_plain, versions,
-    Prepared, Trained,
+    load_model, model_report, save_model_once, student_seed, train_distilled, train_plain,
+    versions, Prepared, Trained,
 };
 use crate::nn::BiasShift;
 use crate::output;
@@ -25,7 +25,7 @@ use crate::paper::recipe::{PaperConfig, Recipe, PAPER_SHIFT_OMIT3, PAPER_SHIFT_O
 use crate::paper::report::{paper_table, render_markdown, PaperReport, MODELS};
 use crate::paper::shift::{search, ShiftSearch};
 use crate::report::{plot_bias_shift, plot_per_class_errors, write_json, ShiftCurve};
-use crate::train::{logits, Progress};
+use crate::train::{logits, Progress, StateStore, Stop};
 
 /// A finished `distill paper`.
 #[derive(Debug, Clone)]
@@ -38,12 +38,16 @@ pub struct PaperOutcome {
 
 /// Runs the paper's MNIST experiments end to end into one output folder: `paper.json`,
 /// `paper.md`, `<model>.safetensors` for each of [`MODELS`], `per_class_errors.png` and
-/// `transfer_bias.png`.
+/// `transfer_bias.png`. Each training writes its state beside the outputs (see
+/// [`crate::train::state`]); `stop` stops it cleanly after the current batch, and
+/// `config.resume` continues an interrupted run where it stopped.
 ///
 /// # Errors
 /// Invalid settings, data or teacher checkpoint errors, an empty transfer set, an output
-/// folder that is not empty (all before any training); a non-finite loss; a failed write.
-pub fn run(config: &PaperConfig, progress: Progress) -> Result<PaperOutcome> {
+/// folder that is not empty (or, resuming, missing) or locked by another process (all before
+/// any training); a non-finite loss; a failed write; a state that does not fit the settings;
+/// [`Error::Interrupted`](crate::Error::Interrupted) when `stop` was requested.
+pub fn run(config: &PaperConfig, progress: Progress, stop: &Stop) -> Result<PaperOutcome> {
     let recipe = Recipe::new(config.seed, config.quick);
     recipe.validate()?;
     let data = Prepared::load_from(&config.data_dir, &recipe.teacher_train)?;
@@ -61,15 +65,16 @@ pub fn run(config: &PaperConfig, progress: Progress) -> Result<PaperOutcome> {
         })
     };
     let (omit3_data, only78_data) = (transfer(&recipe.omit3)?, transfer(&recipe.only78)?);
-    let out = output::fresh_dir(config.out_dir.as_deref())?;
+    let out = match (&config.out_dir, config.resume) {
+        (Some(dir), true) => output::resume_dir(dir)?,
+        (requested, _) => output::fresh_dir(requested.as_deref())?,
+    };
     progress.line(&format!("writing to {}", out.path().display()));
     let settings = serde_json::json!({ "paper": config, "recipe": recipe });
+    let store = StateStore::new(out.path(), &settings, stop.clone());
     let save = |name: &str, trained: &Trained| {
-        save_model(
-            &out.join(format!("{name}.safetensors")),
-            &trained.model,
-            &settings,
-        )
+        let path = out.join(format!("{name}.safetensors"));
+        save_model_once(&path, &trained.model, &settings, config.resume)
     };
 
     let teacher = match reused_teacher {
@@ -81,7 +86,7 @@ pub fn run(config: &PaperConfig, progress: Progress) -> Result<PaperOutcome> {
             config.seed,
             "teacher",
             progress,
-            None,
+            Some(&store),
         )?,
     };
     save("teacher", &teacher)?;
@@ -93,29 +98,28 @@ pub fn run(config: &PaperConfig, progress: Progress) -> Result<PaperOutcome> {
         student_seed(config.seed),
         "scratch_800",
         progress,
-        None,
+        Some(&store),
     )?;
     save("scratch_800", &scratch)?;
 
-    let distill = |data: &Prepared, what: &str| -> Result<Trained> {
-        progress.line(&format!("distilling the 800-800 student on {what}"));
+    let distill = |data: &Prepared, label: &str, what: &str| -> Result<Trained> {
+        progress.line(&format!("{label}: the 800-800 student distilled on {what}"));
         let (trained, _) = train_distilled(
             data,
             &teacher.model,
             &recipe.student,
             &recipe.distill,
             &recipe.student_train,
+            label,
             progress,
-            None,
+            Some(&store),
         )?;
+        save(label, &trained)?;
         Ok(trained)
     };
-    let distilled = distill(&data, "every training image")?;
-    save("distilled_800", &distilled)?;
-    let omit3 = distill(&omit3_data, "a transfer set without 3s")?;
-    save("omit3", &omit3)?;
-    let only78 = distill(&only78_data, "a transfer set of 7s and 8s only")?;
-    save("only78", &only78)?;
+    let distilled = distill(&data, "distilled_800", "every training image")?;
+    let omit3 = distill(&omit3_data, "omit3", "a transfer set without 3s")?;
+    let only78 = distill(&only78_data, "only78", "a transfer set of 7s and 8s only")?;
 
     let shifted = |trained: &Trained, classes: &[u8], paper: f64| -> (Trained, ShiftSearch) {
         let found = search(

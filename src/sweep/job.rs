@@ -177,6 +177,7 @@ fn train_into(
                 &config.model,
                 loss,
                 &config.train,
+                "distilled",
                 progress,
                 None,
             )?

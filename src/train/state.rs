@@ -202,6 +202,10 @@ struct Scalars {
     stopping: EarlyStopping,
     adam_steps: u64,
     mask_rng: MaskRng,
+    /// The input-dropout stream, only for a model with input dropout (absent otherwise, so
+    /// the state of a model without it is unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    input_mask_rng: Option<MaskRng>,
 }
 
 impl StateStore {
@@ -242,6 +246,7 @@ impl StateStore {
             stopping: state.stopping.clone(),
             adam_steps: adam.steps(),
             mask_rng: model.mask_rng().clone(),
+            input_mask_rng: input_mask_rng(model),
         };
         self.write(label, &tensors, &scalars)
     }
@@ -272,6 +277,7 @@ impl StateStore {
             stopping: EarlyStopping::new(0),
             adam_steps: 0,
             mask_rng: model.mask_rng().clone(),
+            input_mask_rng: input_mask_rng(model),
         };
         self.write(label, &slots("param", &params), &scalars)
     }
@@ -363,6 +369,9 @@ impl StateStore {
         }
         model.visit_parameters(|k, p, _| p.copy_from_slice(&params[k]));
         model.set_mask_rng(scalars.mask_rng);
+        if let Some(rng) = scalars.input_mask_rng {
+            model.set_input_mask_rng(rng);
+        }
         if scalars.finished {
             return Ok(Loaded::Finished(FitOutcome {
                 history: scalars.history,
@@ -469,6 +478,11 @@ pub fn first_difference(
         (a, b) if a == b => None,
         (a, b) => Some((path.to_string(), a.clone(), b.clone())),
     }
+}
+
+/// The input-dropout stream of a model that has input dropout.
+fn input_mask_rng(model: &Mlp<f32>) -> Option<MaskRng> {
+    (model.input_dropout() > 0.0).then(|| model.input_mask_rng().clone())
 }
 
 #[cfg(test)]
