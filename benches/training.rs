@@ -126,6 +126,7 @@ fn training(c: &mut Criterion) {
                 &config,
                 "bench",
                 quiet,
+                None,
             )
             .expect("a distillation epoch trains")
         };

@@ -158,6 +158,23 @@ pub enum Error {
     #[error("non-finite validation loss {loss} after epoch {epoch}: training stopped")]
     NonFiniteValidation { epoch: usize, loss: f64 },
 
+    /// A stop was requested (by a signal): the state was saved after the current batch.
+    #[error("interrupted by signal {signal}: training state saved in {}", state.display())]
+    Interrupted { signal: i32, state: PathBuf },
+
+    /// A training state that is damaged or does not belong to the model being trained.
+    #[error("{}: bad training state: {reason}", path.display())]
+    State { path: PathBuf, reason: String },
+
+    /// Resuming with settings that differ from the interrupted run's.
+    #[error("{}: cannot resume with different settings: {setting} was {stored} and is now {current}", path.display())]
+    ResumeMismatch {
+        path: PathBuf,
+        setting: String,
+        stored: String,
+        current: String,
+    },
+
     // ----- checkpoints ---------------------------------------------------------------------
     /// A checkpoint that cannot be read or does not match what is expected.
     #[error("{}: bad checkpoint: {reason}", path.display())]
@@ -175,6 +192,10 @@ pub enum Error {
     /// A plot could not be drawn.
     #[error("{}: plot failed: {reason}", path.display())]
     Plot { path: PathBuf, reason: String },
+
+    /// A folder another process is writing (it holds the folder's lock).
+    #[error("{}: locked by {}: one writer per folder; wait for it to finish or choose another --out", dir.display(), pid.map_or("another process".to_string(), |p| format!("process {p}")))]
+    Locked { dir: PathBuf, pid: Option<u32> },
 
     // ----- sweeps --------------------------------------------------------------------------
     /// A sweep folder, its `plan.json` or a job id that is not what `distill sweep` expects.

@@ -18,7 +18,7 @@ use crate::nn::Mlp;
 use crate::report::ModelReport;
 use crate::train::{
     evaluate, fit, CrossEntropy, Distillation, Evaluation, FitOutcome, Objective, Progress,
-    TeacherLogits,
+    StateStore, TeacherLogits,
 };
 
 /// MNIST loaded, limited and split as a run asks.
@@ -92,8 +92,12 @@ pub fn student_seed(seed: u64) -> u64 {
 
 /// Trains a model with plain cross-entropy (the teacher, or the student from scratch).
 ///
+/// With a `store`, the training is resumable under the name `label` (see
+/// [`crate::train::state`]): a finished state is returned as is, one in progress continues.
+///
 /// # Errors
-/// Invalid configs (including a model too large for the data), or a non-finite loss.
+/// Invalid configs (including a model too large for the data), a non-finite loss, and with a
+/// store the errors of reading and writing states, or [`Error::Interrupted`].
 pub fn train_plain(
     data: &Prepared,
     model: &ModelConfig,
@@ -101,6 +105,7 @@ pub fn train_plain(
     seed: u64,
     label: &str,
     progress: Progress,
+    store: Option<&StateStore>,
 ) -> Result<Trained> {
     model.validate_for(data.input_size(), CLASSES)?;
     fit_new(
@@ -111,6 +116,7 @@ pub fn train_plain(
         config,
         label,
         progress,
+        store,
     )
 }
 
@@ -119,8 +125,10 @@ pub fn train_plain(
 /// Returns the student and the cache (its `seconds`, the one-off cost of the teacher pass, is
 /// also in the student's `teacher_logits_seconds`).
 ///
+/// With a `store`, resumable under the name "distilled", as [`train_plain`].
+///
 /// # Errors
-/// Invalid configs, or a non-finite loss.
+/// Invalid configs, a non-finite loss, and with a store as [`train_plain`].
 pub fn train_distilled(
     data: &Prepared,
     teacher: &Mlp<f32>,
@@ -128,6 +136,7 @@ pub fn train_distilled(
     loss: &DistillLoss,
     config: &TrainConfig,
     progress: Progress,
+    store: Option<&StateStore>,
 ) -> Result<(Trained, TeacherLogits)> {
     student.validate_for(data.input_size(), CLASSES)?;
     loss.validate()?;
@@ -143,6 +152,7 @@ pub fn train_distilled(
         config,
         "distilled",
         progress,
+        store,
     )?;
     trained.teacher_logits_seconds = Some(cache.seconds);
     Ok((trained, cache))
@@ -150,6 +160,7 @@ pub fn train_distilled(
 
 /// A new model of shape `model` (weights from `seed`), fitted to `objective`. The caller has
 /// validated `model` for the data.
+#[allow(clippy::too_many_arguments)] // fit's inputs plus the model's shape and seed
 fn fit_new(
     data: &Prepared,
     model: &ModelConfig,
@@ -158,6 +169,7 @@ fn fit_new(
     config: &TrainConfig,
     label: &str,
     progress: Progress,
+    store: Option<&StateStore>,
 ) -> Result<Trained> {
     let sizes = model.sizes(data.input_size(), CLASSES);
     let mut mlp = Mlp::new(&sizes, model.dropout, seed);
@@ -169,6 +181,7 @@ fn fit_new(
         config,
         label,
         progress,
+        store,
     )?;
     Ok(Trained {
         model: mlp,
@@ -226,6 +239,23 @@ pub fn save_model(path: &Path, model: &Mlp<f32>, config: &impl Serialize) -> Res
         .collect();
     let metadata = checkpoint::mlp_metadata(&model.sizes(), model.dropout(), &json(config));
     checkpoint::save(path, &layers, &metadata)
+}
+
+/// [`save_model`], except that when `resuming`, a checkpoint already at `path` is kept: the
+/// interrupted run wrote it from the same finished training state.
+///
+/// # Errors
+/// As [`save_model`].
+pub fn save_model_once(
+    path: &Path,
+    model: &Mlp<f32>,
+    config: &impl Serialize,
+    resuming: bool,
+) -> Result<()> {
+    if resuming && path.is_file() {
+        return Ok(());
+    }
+    save_model(path, model, config)
 }
 
 /// Loads a checkpoint as an eval-ready model that takes `input_size` pixels and gives

@@ -13,6 +13,7 @@
 //! train       fit with early stopping; the distiller with cached teacher logits
 //! metrics     accuracy, confusion matrix, ROC/AUC as scikit-learn defines them
 //! checkpoint  safetensors in and out: write (atomic), read (framing, header), validate
+//! lock        one writer per folder: an flock on DIR/.distill.lock, stale locks taken over
 //! report      PNG plots, report.json, report.md
 //! experiment  the notebook's steps; pipeline: all of them in order (`distill run`)
 //! sweep       grids of runs over seeds: plan, job, local run, parallel/Slurm scripts, report
@@ -46,6 +47,7 @@ pub mod error;
 pub mod experiment;
 pub mod gradcheck;
 pub mod linalg;
+pub mod lock;
 pub mod loss;
 pub mod metrics;
 pub mod nn;

@@ -8,8 +8,8 @@ use clap::{Parser, Subcommand};
 use distill::Error;
 
 use cli::args::{DataArgs, EvalArgs, RunArgs, StudentArgs, TeacherArgs};
-use cli::commands;
 use cli::sweep::SweepArgs;
+use cli::{commands, signals};
 
 /// Knowledge distillation (Hinton, Vinyals & Dean 2015) on MNIST with a hand-written,
 /// gradient-checked numeric engine. With no subcommand, runs the whole notebook (`run`).
@@ -45,22 +45,39 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = thread_pool(cli.threads).and_then(|pool| {
-        // The command runs ON a worker of the pool: a parallel loop or gemm split then starts
-        // on the calling thread and wakes one other worker, instead of parking the main thread
-        // and waking two (which cost ~25% of a student epoch in scheduler time).
-        pool.install(|| match &cli.command {
-            None => commands::run(&cli.run),
-            Some(Command::Run(args)) => commands::run(args),
-            Some(Command::Teacher(args)) => commands::teacher(args),
-            Some(Command::Student(args)) => commands::student(args),
-            Some(Command::Eval(args)) => commands::eval(args),
-            Some(Command::Data(args)) => commands::data(args),
-            Some(Command::Sweep(args)) => cli::sweep::sweep(args, cli.threads),
-        })
-    });
+    let result = thread_pool(cli.threads)
+        .and_then(|pool| Ok((pool, signals::install()?)))
+        .and_then(|(pool, stop)| {
+            // The command runs ON a worker of the pool: a parallel loop or gemm split then
+            // starts on the calling thread and wakes one other worker, instead of parking the
+            // main thread and waking two (which cost ~25% of a student epoch in scheduler time).
+            pool.install(|| match &cli.command {
+                None => commands::run(&cli.run, &stop),
+                Some(Command::Run(args)) => commands::run(args, &stop),
+                Some(Command::Teacher(args)) => commands::teacher(args, &stop),
+                Some(Command::Student(args)) => commands::student(args, &stop),
+                Some(Command::Eval(args)) => commands::eval(args),
+                Some(Command::Data(args)) => commands::data(args),
+                Some(Command::Sweep(args)) => cli::sweep::sweep(args, cli.threads, &stop),
+            })
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Interrupted { signal, state }) => {
+            eprintln!("interrupted: training state saved in {}", state.display());
+            let args: Vec<_> = std::env::args_os().collect();
+            let dir = state.parent().unwrap_or(std::path::Path::new("."));
+            match &cli.command {
+                // a sweep job keeps its state in its own folder: the same command continues it
+                Some(Command::Sweep(_)) => eprintln!("to resume: run the same command again"),
+                _ => eprintln!("to resume: {}", signals::resume_command(&args, dir)),
+            }
+            ExitCode::from(u8::try_from(128 + signal).unwrap_or(1))
+        }
+        Err(e @ Error::Locked { .. }) if matches!(cli.command, Some(Command::Sweep(_))) => {
+            eprintln!("error: {e}");
+            ExitCode::from(distill::sweep::EXIT_LOCKED) // `sweep run` tries the job again later
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

@@ -5,7 +5,8 @@
 //! test both call [`run`]. Everything lands in one output folder:
 //! `teacher.safetensors`, `distilled.safetensors`, `scratch.safetensors`, `report.json`,
 //! `report.md`, `sample.png`, `loss_curves.png`, `roc_class8.png`, `logits_teacher.png`,
-//! `logits_distilled.png`.
+//! `logits_distilled.png`, and beside them the training states `teacher.state`,
+//! `distilled.state`, `scratch.state` that let an interrupted run continue (`--resume`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,25 +17,31 @@ use crate::config::{ModelConfig, TrainConfig};
 use crate::data::CLASSES;
 use crate::error::Result;
 use crate::experiment::{
-    load_model, model_report, save_model, student_seed, train_distilled, train_plain, Prepared,
-    Trained,
+    load_model, model_report, save_model_once, student_seed, train_distilled, train_plain,
+    Prepared, Trained,
 };
 use crate::loss::DistillLoss;
 use crate::metrics::{class_roc_curve, RocCurve};
+use crate::nn::Mlp;
 use crate::output;
 use crate::report::{self, Phase, Report, Series, ROC_DIGIT};
-use crate::train::{Evaluation, Progress};
+use crate::train::{Evaluation, Progress, StateStore, Stop};
 
 /// Everything a run needs. `Default` is the notebook.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunConfig {
     /// Folder of the four MNIST IDX files.
     pub data_dir: PathBuf,
-    /// Output folder; `None` = a new folder under `runs/`. An existing non-empty folder is refused.
-    /// Not part of the serialised config, so that checkpoints of the same settings written to
-    /// different folders are byte-identical.
+    /// Output folder; `None` = a new folder under `runs/`. An existing non-empty folder is refused
+    /// (unless resuming). Not part of the serialised config, so that checkpoints of the same
+    /// settings written to different folders are byte-identical.
     #[serde(skip)]
     pub out_dir: Option<PathBuf>,
+    /// Continue the interrupted run in `out_dir` (which must then be given): finished models
+    /// are kept, the unfinished one continues from its state. Not serialised either: a resumed
+    /// run writes the bytes of an uninterrupted one.
+    #[serde(skip)]
+    pub resume: bool,
     /// Fit settings shared by the three trainings.
     pub train: TrainConfig,
     /// The teacher's shape (784-1200-1200-10, dropout 0.5).
@@ -56,12 +63,15 @@ pub struct RunOutcome {
     pub report: Report,
 }
 
-/// Runs the notebook end to end.
+/// Runs the notebook end to end, writing each training's state beside the outputs (see
+/// [`crate::train::state`]); `stop` stops it cleanly after the current batch.
 ///
 /// # Errors
-/// Invalid settings (before any work), data errors, an output folder that is not empty, a
-/// non-finite loss, a bad teacher checkpoint, or a failed write.
-pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
+/// Invalid settings (before any work), data errors, an output folder that is not empty (or,
+/// resuming, missing), a folder locked by another process, a non-finite loss, a bad teacher
+/// checkpoint, a failed write, a state that does not fit the settings, or
+/// [`Error::Interrupted`](crate::Error::Interrupted) when `stop` was requested.
+pub fn run(config: &RunConfig, progress: Progress, stop: &Stop) -> Result<RunOutcome> {
     config.train.validate()?;
     config.teacher.validate()?;
     config.student.validate()?;
@@ -73,8 +83,15 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
     let reused_teacher = teacher_path
         .map(|p| load_model(p, data.input_size()))
         .transpose()?;
-    let out = output::fresh_dir(config.out_dir.as_deref())?;
-    progress.line(&format!("writing to {}", out.display()));
+    let out = match (&config.out_dir, config.resume) {
+        (Some(dir), true) => output::resume_dir(dir)?,
+        (requested, _) => output::fresh_dir(requested.as_deref())?,
+    };
+    progress.line(&format!("writing to {}", out.path().display()));
+    let store = StateStore::new(out.path(), config, stop.clone());
+    let save = |name: &str, model: &Mlp<f32>| {
+        save_model_once(&out.join(name), model, config, config.resume)
+    };
 
     let teacher = match reused_teacher {
         Some(model) => Trained::loaded(model),
@@ -85,9 +102,10 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
             config.train.seed,
             "teacher",
             progress,
+            Some(&store),
         )?,
     };
-    save_model(&out.join("teacher.safetensors"), &teacher.model, config)?;
+    save("teacher.safetensors", &teacher.model)?;
 
     let (distilled, _) = train_distilled(
         &data,
@@ -96,8 +114,9 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
         &config.distill,
         &config.train,
         progress,
+        Some(&store),
     )?;
-    save_model(&out.join("distilled.safetensors"), &distilled.model, config)?;
+    save("distilled.safetensors", &distilled.model)?;
 
     let scratch = train_plain(
         &data,
@@ -106,8 +125,9 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
         student_seed(config.train.seed),
         "scratch",
         progress,
+        Some(&store),
     )?;
-    save_model(&out.join("scratch.safetensors"), &scratch.model, config)?;
+    save("scratch.safetensors", &scratch.model)?;
 
     let mut models = BTreeMap::new();
     let mut curves = Vec::new();
@@ -131,7 +151,7 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
         models.insert(name.to_string(), entry);
     }
 
-    draw_plots(&out, &data, &distilled, &curves, &evaluations)?;
+    draw_plots(out.path(), &data, &distilled, &curves, &evaluations)?;
     let report = Report {
         config: serde_json::to_value(config).expect("configs serialise"),
         data: data_summary(&data),
@@ -141,7 +161,7 @@ pub fn run(config: &RunConfig, progress: Progress) -> Result<RunOutcome> {
     report::write_report_json(&out.join("report.json"), &report)?;
     report::write_report_md(&out.join("report.md"), &report, &PLOTS)?;
     Ok(RunOutcome {
-        out_dir: out,
+        out_dir: out.path().to_path_buf(),
         report,
     })
 }

@@ -1,6 +1,7 @@
 //! Every loss gradient against central differences in f64, at the checker's default tolerances
 //! (eps 1e-6, atol 1e-5, rtol 1e-3). Each check also proves it can fail: the same gradient off by
-//! 1% must be rejected, so no case passes merely because its gradient is below `atol`.
+//! 1% must be rejected on most elements, so no case passes merely because its gradient is below
+//! `atol`.
 
 use distill::gradcheck::{check_gradient, Tolerance};
 use distill::loss::{
@@ -32,7 +33,8 @@ fn view(x: &[f64]) -> ArrayView2<'_, f64> {
     ArrayView2::from_shape((B, N), x).unwrap()
 }
 
-/// Passes at the default tolerances, and fails when the gradient is scaled by 1.01.
+/// Passes at the default tolerances, and fails on most elements when the gradient is scaled by
+/// 1.01 (a 1% error is visible where `0.01·|g| > atol + rtol·|g|`, i.e. `|g| > 1.1e-3`).
 #[track_caller]
 fn check(what: &str, z: &mut Array2<f64>, analytic: &Array2<f64>, loss: impl Fn(&[f64]) -> f64) {
     let tol = Tolerance::default();
@@ -43,8 +45,8 @@ fn check(what: &str, z: &mut Array2<f64>, analytic: &Array2<f64>, loss: impl Fn(
     let off: Vec<f64> = analytic.iter().map(|a| a * 1.01).collect();
     let report = check_gradient(x, &off, &loss, tol);
     assert!(
-        !report.passed(),
-        "{what}: a 1% error went unnoticed: {report}"
+        report.failures > B * N / 2,
+        "{what}: a 1% error must fail on most elements: {report}"
     );
 }
 
@@ -105,8 +107,15 @@ fn distillation_gradient_for_every_alpha_and_scaling() {
                     temperature,
                     soft_scale,
                 };
-                let z_t = logits(6, scale(temperature));
-                let mut z_s = logits(7, scale(temperature));
+                // Pure cross-entropy (α = 1) at the CE tests' logit scale: at 2T the softmax
+                // saturates and most of its gradient lies below what a 1% error can show.
+                let s = if alpha == 1.0 {
+                    3.0
+                } else {
+                    scale(temperature)
+                };
+                let z_t = logits(6, s);
+                let mut z_s = logits(7, s);
                 let dz = loss.compute(z_s.view(), z_t.view(), &LABELS).dz_s;
                 check(&format!("{loss:?}"), &mut z_s, &dz, |x| {
                     loss.compute(view(x), z_t.view(), &LABELS).total
@@ -142,5 +151,5 @@ fn the_checker_rejects_a_cross_entropy_gradient_missing_its_one_over_b() {
         |x| cross_entropy(view(x), &LABELS).loss,
         Tolerance::default(),
     );
-    assert!(!report.passed(), "{report}");
+    assert!(report.failures > B * N / 2, "{report}");
 }

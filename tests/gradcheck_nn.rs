@@ -1,7 +1,8 @@
 //! Gradient checks of every layer and of whole MLPs, in f64, with the fake loss
 //! `L = Σ y ⊙ r` (fixed random `r`, so `dL/dy = r`) and torch.autograd.gradcheck's defaults
-//! (eps 1e-6, atol 1e-5, rtol 1e-3). Plus: accumulation, a check that FAILS on a wrong dW, and
-//! bit-identical results for 1, 2 and 3 rayon threads.
+//! (eps 1e-6, atol 1e-5, rtol 1e-3). Plus: accumulation, negative controls (the same check FAILS
+//! on a plausible wrong formula for dW, dx, db, ReLU, dropout and a whole MLP), and bit-identical
+//! results for 1, 2, 3, 4 and 16 rayon threads.
 //!
 //! Dropout masks are frozen across perturbations by restarting the mask stream before every
 //! forward (`mask_stream(seed)` for a bare layer, `Mlp::reseed_dropout(seed)` for an MLP): the
@@ -114,6 +115,87 @@ fn checker_fails_on_a_wrong_dweight() {
     assert!(!report.passed(), "{report}");
     // The true gradient still passes with the same closure.
     assert!(check(&mut flat, &good, &mut loss).passed());
+}
+
+/// A wrong gradient must fail the check on at least `min_failures` elements (so the control does
+/// not pass merely because one element happened to be off).
+#[track_caller]
+fn assert_rejected(report: &GradcheckReport, min_failures: usize) {
+    assert!(
+        report.failures >= min_failures,
+        "expected ≥ {min_failures} failures: {report}"
+    );
+}
+
+#[test]
+fn checker_fails_on_a_dense_dx_without_the_transpose() {
+    // dx = dy·Wᵀ; the bug reads W's buffer as if it were already (D_out, D_in), a lost stride
+    // swap of the same shape.
+    let (mut layer, x, r) = dense_fixture();
+    let w_buffer = layer.weight.as_slice().unwrap().to_vec();
+    let not_transposed = ArrayView2::from_shape((layer.d_out(), layer.d_in()), &w_buffer).unwrap();
+    let wrong = r.dot(&not_transposed);
+    let mut flat = x.iter().copied().collect::<Vec<_>>();
+    let report = check(&mut flat, wrong.as_slice().unwrap(), |v| {
+        dense_loss(&layer, ArrayView2::from_shape(x.dim(), v).unwrap(), &r)
+    });
+    assert_rejected(&report, x.len() / 2);
+    let mut dx = Array2::zeros(x.dim());
+    layer.backward(x.view(), r.view(), Some(dx.view_mut()));
+    assert_ne!(dx, wrong, "the bug must change dx");
+}
+
+#[test]
+fn checker_fails_on_a_dense_db_averaged_over_the_batch() {
+    // db = Σ_b dy; the bug takes the mean (1/B too small).
+    let (mut layer, x, r) = dense_fixture();
+    layer.backward(x.view(), r.view(), None);
+    let wrong: Vec<f64> = layer.dbias.iter().map(|g| g / x.nrows() as f64).collect();
+    let mut flat = layer.bias.as_slice().unwrap().to_vec();
+    let report = check(&mut flat, &wrong, |b| {
+        layer.bias.as_slice_mut().unwrap().copy_from_slice(b);
+        dense_loss(&layer, x.view(), &r)
+    });
+    assert_rejected(&report, wrong.len());
+}
+
+#[test]
+fn checker_fails_on_a_relu_that_passes_every_gradient() {
+    // dx = dy ⊙ [x > 0]; the bug forgets the mask: every negative input must fail.
+    let x = uniform((5, 6), 5).mapv(|v| v.signum() * (v.abs() + 1e-3));
+    let r = uniform((5, 6), 6);
+    let negatives = x.iter().filter(|&&v| v < 0.0).count();
+    let mut flat = x.iter().copied().collect::<Vec<_>>();
+    let report = check(&mut flat, r.as_slice().unwrap(), |v| {
+        let mut y = Array2::from_shape_vec(x.dim(), v.to_vec()).unwrap();
+        relu_forward(y.view_mut());
+        fake_loss(y.view(), &r)
+    });
+    assert!(negatives > 5, "the fixture needs negative inputs");
+    assert_eq!(report.failures, negatives, "{report}");
+}
+
+#[test]
+fn checker_fails_on_a_dropout_without_its_rescaling() {
+    // dx = dy ⊙ m/(1−p); the bug drops the 1/(1−p): every kept unit must fail.
+    let p = 0.5;
+    let x = uniform((6, 9), 7);
+    let r = uniform((6, 9), 8);
+    let mut layer = Dropout::new(p);
+    let mut y = x.clone();
+    layer.forward(y.view_mut(), Mode::Train, &mut mask_stream(MASK_SEED));
+    let mut dx = r.clone();
+    layer.backward(dx.view_mut());
+    let wrong = dx.mapv(|g| g * (1.0 - p)); // dy ⊙ m
+    let kept = dx.iter().filter(|&&g| g != 0.0).count();
+    let mut flat = x.iter().copied().collect::<Vec<_>>();
+    let report = check(&mut flat, wrong.as_slice().unwrap(), |v| {
+        let mut y = Array2::from_shape_vec(x.dim(), v.to_vec()).unwrap();
+        layer.forward(y.view_mut(), Mode::Train, &mut mask_stream(MASK_SEED));
+        fake_loss(y.view(), &r)
+    });
+    assert!(kept > 5, "the mask should keep some units");
+    assert_eq!(report.failures, kept, "{report}");
 }
 
 #[test]
@@ -263,6 +345,80 @@ fn single_layer_mlp() {
     check_mlp(&[6, 3], 0.0, Mode::Train);
 }
 
+/// The MLP's parameter gradients rebuilt from its layers' own backward passes, in slot order,
+/// with or without the ReLU mask (`relu_mask = false` is the negative control's bug).
+fn composed_gradients(
+    mlp: &Mlp<f64>,
+    x: &Array2<f64>,
+    r: &Array2<f64>,
+    relu_mask: bool,
+) -> Vec<f64> {
+    let mut layers = mlp.layers().to_vec();
+    let last = layers.len() - 1;
+    let mut rng = mask_stream(MASK_SEED);
+    let (mut inputs, mut dropouts) = (vec![x.clone()], Vec::new());
+    for (l, layer) in layers.iter().enumerate() {
+        let mut z = Array2::zeros((x.nrows(), layer.d_out()));
+        layer.forward(inputs[l].view(), z.view_mut());
+        if l < last {
+            relu_forward(z.view_mut());
+            let mut dropout = Dropout::new(mlp.dropout());
+            dropout.forward(z.view_mut(), Mode::Train, &mut rng);
+            dropouts.push(dropout);
+        }
+        inputs.push(z); // inputs[l + 1] = h_{l+1}
+    }
+    let mut dy = r.clone();
+    for l in (0..=last).rev() {
+        let mut dx = Array2::zeros(inputs[l].dim());
+        layers[l].zero_grad();
+        layers[l].backward(inputs[l].view(), dy.view(), Some(dx.view_mut()));
+        if l > 0 {
+            dropouts[l - 1].backward(dx.view_mut());
+            if relu_mask {
+                relu_backward(inputs[l].view(), dx.view_mut());
+            }
+        }
+        dy = dx;
+    }
+    layers
+        .iter()
+        .flat_map(|d| d.dweight.iter().chain(d.dbias.iter()).copied())
+        .collect()
+}
+
+#[test]
+fn checker_fails_on_an_mlp_backward_without_the_relu_mask() {
+    let sizes = [12, 9, 9, 4];
+    let mut mlp = Mlp::<f64>::new(&sizes, 0.5, 11);
+    let x = uniform((5, sizes[0]), 13);
+    let r = uniform((5, sizes[3]), 14);
+    mlp.reseed_dropout(MASK_SEED);
+    mlp.forward(x.view(), Mode::Train);
+    mlp.zero_grad();
+    mlp.backward(r.view());
+    let right = composed_gradients(&mlp, &x, &r, true);
+    assert_eq!(
+        right,
+        gradients(&mut mlp),
+        "the composition is the Mlp's backward"
+    );
+    let wrong = composed_gradients(&mlp, &x, &r, false);
+
+    let mut theta = parameters(&mut mlp);
+    let mut loss = |t: &[f64]| {
+        set_parameters(&mut mlp, t);
+        mlp.reseed_dropout(MASK_SEED);
+        fake_loss(mlp.forward(x.view(), Mode::Train), &r)
+    };
+    assert!(check(&mut theta, &right, &mut loss).passed());
+    // Every parameter below the last hidden ReLU (layers 1 and 2) gets a wrong gradient wherever
+    // a unit is negative: at least a quarter of those elements fail.
+    let below = (sizes[0] + 1) * sizes[1] + (sizes[1] + 1) * sizes[2];
+    let report = check(&mut theta, &wrong, &mut loss);
+    assert_rejected(&report, below / 4);
+}
+
 #[test]
 fn backward_accumulates_and_zero_grad_resets() {
     let mut mlp = Mlp::<f64>::new(&[8, 6, 6, 3], 0.5, 21);
@@ -328,9 +484,9 @@ fn teacher_run(threads: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
 }
 
 #[test]
-fn bit_identical_for_one_two_three_threads() {
+fn bit_identical_for_any_thread_count() {
     let reference = teacher_run(1);
-    for threads in [2, 3] {
+    for threads in [2, 3, 4, 16] {
         let run = teacher_run(threads);
         // Compare bit patterns, so -0.0 vs 0.0 or NaN would also be caught.
         let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();

@@ -9,7 +9,7 @@ use distill::config::{ModelConfig, TrainConfig};
 use distill::data::default_data_dir;
 use distill::loss::DistillLoss;
 use distill::pipeline::{run, RunConfig};
-use distill::train::Progress;
+use distill::train::{Progress, Stop};
 use distill::Error;
 use serde_json::Value;
 
@@ -30,6 +30,7 @@ fn quick(out: &Path) -> RunConfig {
     RunConfig {
         data_dir: default_data_dir(),
         out_dir: Some(out.to_path_buf()),
+        resume: false,
         train: TrainConfig {
             epochs: 2,
             train_limit: Some(3000),
@@ -60,7 +61,7 @@ fn eval_json(checkpoint: &Path) -> Value {
 fn a_quick_run_writes_everything_and_eval_agrees_with_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let outcome = run(&quick(&out), Progress { quiet: true }).unwrap();
+    let outcome = run(&quick(&out), Progress { quiet: true }, &Stop::default()).unwrap();
     assert_eq!(outcome.out_dir, out);
     for file in OUTPUTS {
         let len = std::fs::metadata(out.join(file))
@@ -142,7 +143,9 @@ fn a_quick_run_writes_everything_and_eval_agrees_with_the_report() {
         teacher_checkpoint: Some(out.join("teacher.safetensors")),
         ..quick(&again)
     };
-    let second = run(&reuse, Progress { quiet: true }).unwrap().report;
+    let second = run(&reuse, Progress { quiet: true }, &Stop::default())
+        .unwrap()
+        .report;
     let (a, b) = (&outcome.report.models, &second.models);
     assert_eq!(b["teacher"].test_errors, a["teacher"].test_errors);
     assert_eq!(b["teacher"].auc, a["teacher"].auc);
@@ -167,7 +170,7 @@ fn a_quick_run_writes_everything_and_eval_agrees_with_the_report() {
     // A second run into the same folder is refused and leaves the first run's files intact.
     let before = std::fs::read(out.join("report.json")).unwrap();
     assert!(matches!(
-        run(&quick(&out), Progress { quiet: true }),
+        run(&quick(&out), Progress { quiet: true }, &Stop::default()),
         Err(Error::OutputExists { .. })
     ));
     assert_eq!(std::fs::read(out.join("report.json")).unwrap(), before);

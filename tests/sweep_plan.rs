@@ -56,7 +56,11 @@ fn plan(dir: &Path, extra: &[&str]) {
 #[test]
 fn the_same_grid_gives_the_same_plan_bytes_and_ids_follow_the_content() {
     let tmp = tempfile::tempdir().unwrap();
-    let (a, b, c) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
+    let (a, b, c) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
     plan(&a, &["--student-hidden", "4,4"]);
     plan(&b, &["--student-hidden", "4,4"]);
     let bytes = fs::read(a.join("plan.json")).unwrap();
@@ -105,7 +109,10 @@ fn the_same_grid_gives_the_same_plan_bytes_and_ids_follow_the_content() {
     let lines: Vec<&str> = jobs_txt.lines().collect();
     assert_eq!(lines.len(), p.jobs.len());
     for (line, job) in lines.iter().zip(&p.jobs) {
-        assert!(line.ends_with(&format!(" sweep job {} {}", a.display(), job.id)), "{line}");
+        assert!(
+            line.ends_with(&format!(" sweep job {} {}", a.display(), job.id)),
+            "{line}"
+        );
     }
     let teachers = fs::read_to_string(a.join("jobs.teachers.txt")).unwrap();
     let students = fs::read_to_string(a.join("jobs.students.txt")).unwrap();
@@ -130,7 +137,10 @@ fn bad_grids_are_refused_before_anything_is_written() {
         (&["--alpha", "0.1,1.5"], "alpha"),
         (&["--seeds", "1,2,1"], "seeds"),
         (&["--soft-scale", "one,one"], "soft-scale"),
-        (&["--student-hidden", "30", "--student-hidden", "30"], "student-hidden"),
+        (
+            &["--student-hidden", "30", "--student-hidden", "30"],
+            "student-hidden",
+        ),
         (&["--student-hidden", "30,0"], "student-hidden"),
     ];
     for (extra, needle) in cases {
@@ -142,7 +152,9 @@ fn bad_grids_are_refused_before_anything_is_written() {
     }
     assert!(refused(&["sweep", "plan", "--out", o, "--temperature", ""]).contains("temperature"));
     assert!(refused(&["sweep", "plan"]).contains("--out"));
-    assert!(refused(&["sweep", "plan", "--out", o, "--seed", "1", "--seeds", "2"]).contains("--seeds"));
+    assert!(
+        refused(&["sweep", "plan", "--out", o, "--seed", "1", "--seeds", "2"]).contains("--seeds")
+    );
 }
 
 #[test]
@@ -163,9 +175,14 @@ fn unknown_ids_bad_indices_foreign_folders_and_edited_plans_are_clear_errors() {
     }
     assert!(refused(&["sweep", "job", e, "--index", "0"]).contains("not a sweep folder"));
     assert!(refused(&["sweep", "plan", "--out", e]).contains("not empty"));
-    assert_eq!(fs::read_to_string(elsewhere.join("mine.txt")).unwrap(), "keep");
+    assert_eq!(
+        fs::read_to_string(elsewhere.join("mine.txt")).unwrap(),
+        "keep"
+    );
     // another grid into an existing sweep folder
-    assert!(refused(&["sweep", "plan", "--out", d, "--temperature", "3"]).contains("another sweep"));
+    assert!(
+        refused(&["sweep", "plan", "--out", d, "--temperature", "3"]).contains("another sweep")
+    );
 
     // A finished job's result survives every kind of edited plan.json.
     let p = Plan::load(&dir).unwrap();
@@ -175,10 +192,22 @@ fn unknown_ids_bad_indices_foreign_folders_and_edited_plans_are_clear_errors() {
     let original = fs::read_to_string(dir.join("plan.json")).unwrap();
     let edits = [
         ("{ not json".to_string(), "plan.json"),
-        (original.replace("\"kind\": \"teacher\"", "\"kind\": \"chef\""), "plan.json"),
-        (original.replacen("\"seed\": 1,", "\"seed\": 7,", 1), "edited by hand"),
-        (original.replacen(&p.jobs[4].id, "distilled-made-up", 1), "edited by hand"),
-        (original.replacen("\"epochs\": 1,", "\"epochs\": 0,", 1), "epochs"),
+        (
+            original.replace("\"kind\": \"teacher\"", "\"kind\": \"chef\""),
+            "plan.json",
+        ),
+        (
+            original.replacen("\"seed\": 1,", "\"seed\": 7,", 1),
+            "edited by hand",
+        ),
+        (
+            original.replacen(&p.jobs[4].id, "distilled-made-up", 1),
+            "edited by hand",
+        ),
+        (
+            original.replacen("\"epochs\": 1,", "\"epochs\": 0,", 1),
+            "epochs",
+        ),
         (original.replacen("2.0,", "-2.0,", 1), "temperature"),
         (original.replacen("\"grid\"", "\"grim\"", 1), "plan.json"),
     ];
@@ -190,7 +219,10 @@ fn unknown_ids_bad_indices_foreign_folders_and_edited_plans_are_clear_errors() {
         }
         let err = refused(&["sweep", "job", d, "--index", "0"]);
         assert!(err.contains(needle), "{err}");
-        assert_eq!(fs::read_to_string(done.join("result.json")).unwrap(), "finished");
+        assert_eq!(
+            fs::read_to_string(done.join("result.json")).unwrap(),
+            "finished"
+        );
     }
 }
 
@@ -210,12 +242,19 @@ fn fake_result(dir: &Path, id: &str, kind: JobKind, test_errors: usize) {
         history: Default::default(),
         teacher_logits_seconds: None,
     };
-    fs::write(job_dir.join("result.json"), serde_json::to_string(&report).unwrap()).unwrap();
-    let checkpoint = format!("{}.safetensors", match kind {
-        JobKind::Teacher => "teacher",
-        JobKind::Scratch => "scratch",
-        JobKind::Distilled => "distilled",
-    });
+    fs::write(
+        job_dir.join("result.json"),
+        serde_json::to_string(&report).unwrap(),
+    )
+    .unwrap();
+    let checkpoint = format!(
+        "{}.safetensors",
+        match kind {
+            JobKind::Teacher => "teacher",
+            JobKind::Scratch => "scratch",
+            JobKind::Distilled => "distilled",
+        }
+    );
     fs::write(job_dir.join(checkpoint), b"not read by the report").unwrap();
 }
 
@@ -246,10 +285,18 @@ fn report_statistics_equal_hand_computed_values_and_name_what_is_missing() {
         }
     }
     let stdout = ok(&["sweep", "report", dir.to_str().unwrap()]);
-    assert!(stdout.contains(&format!("{} of {} jobs complete", p.jobs.len() - missing.len(), p.jobs.len())));
-    let summary: Value = serde_json::from_str(&fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert!(stdout.contains(&format!(
+        "{} of {} jobs complete",
+        p.jobs.len() - missing.len(),
+        p.jobs.len()
+    )));
+    let summary: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["missing"], serde_json::json!(missing));
-    assert_eq!(summary["teachers"], serde_json::json!([{"seed": 1, "test_errors": 50}, {"seed": 2, "test_errors": 60}]));
+    assert_eq!(
+        summary["teachers"],
+        serde_json::json!([{"seed": 1, "test_errors": 50}, {"seed": 2, "test_errors": 60}])
+    );
 
     let close = |v: &Value, want: f64| {
         let got = v.as_f64().unwrap();
@@ -257,12 +304,24 @@ fn report_statistics_equal_hand_computed_values_and_name_what_is_missing() {
     };
     // Scratch: x̄ = 110, s = √((100 + 0 + 100)/2) = 10.
     let scratch = &summary["scratch"][0]["test_errors"];
-    let keys: Vec<&str> = scratch.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = scratch
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(keys, ["max", "mean", "min", "n", "sd", "values"]);
     assert_eq!(scratch["values"], serde_json::json!([100.0, 110.0, 120.0]));
     close(&scratch["mean"], 110.0);
     close(&scratch["sd"], 10.0);
-    assert_eq!((scratch["n"].as_u64(), scratch["min"].as_f64(), scratch["max"].as_f64()), (Some(3), Some(100.0), Some(120.0)));
+    assert_eq!(
+        (
+            scratch["n"].as_u64(),
+            scratch["min"].as_f64(),
+            scratch["max"].as_f64()
+        ),
+        (Some(3), Some(100.0), Some(120.0))
+    );
 
     // Distilled at T 2: x̄ = 306/3 = 102, s = √((144 + 9 + 81)/2) = √117 = 10.816654.
     let cell = &summary["distilled"][0];
@@ -276,12 +335,24 @@ fn report_statistics_equal_hand_computed_values_and_name_what_is_missing() {
     close(&d["mean"], -8.0);
     close(&d["sd"], 7f64.sqrt());
     let [lo, hi] = [&d["ci95"][0], &d["ci95"][1]];
-    assert!((lo.as_f64().unwrap() - (-8.0 - 6.572_410_6)).abs() < 1e-5, "{lo}");
-    assert!((hi.as_f64().unwrap() - (-8.0 + 6.572_410_6)).abs() < 1e-5, "{hi}");
+    assert!(
+        (lo.as_f64().unwrap() - (-8.0 - 6.572_410_6)).abs() < 1e-5,
+        "{lo}"
+    );
+    assert!(
+        (hi.as_f64().unwrap() - (-8.0 + 6.572_410_6)).abs() < 1e-5,
+        "{hi}"
+    );
 
     // T 4: one seed, no sd and no interval; the difference of seed 1 only: 92 − 100.
     let one = &summary["distilled"][1];
-    assert_eq!((one["test_errors"]["n"].as_u64(), one["test_errors"]["sd"].is_null()), (Some(1), true));
+    assert_eq!(
+        (
+            one["test_errors"]["n"].as_u64(),
+            one["test_errors"]["sd"].is_null()
+        ),
+        (Some(1), true)
+    );
     assert_eq!(one["minus_scratch"]["values"], serde_json::json!([-8.0]));
     assert!(one["minus_scratch"]["ci95"].is_null());
 

@@ -49,7 +49,16 @@ fn parameters(model: &mut Mlp<f32>) -> Vec<Vec<f32>> {
 fn a_student_learns_from_a_slice_of_mnist() {
     let config = config(3000, 3);
     let data = data(&config);
-    let t = train_plain(&data, &ModelConfig::student(), &config, 7, "scratch", QUIET).unwrap();
+    let t = train_plain(
+        &data,
+        &ModelConfig::student(),
+        &config,
+        7,
+        "scratch",
+        QUIET,
+        None,
+    )
+    .unwrap();
     let h = &t.outcome.history;
     let loss = &h["loss"];
     assert!(loss[2] < loss[0], "training loss falls: {loss:?}");
@@ -72,7 +81,16 @@ fn the_restored_weights_are_the_best_epochs() {
     config.learning_rate = 0.01;
     config.patience = 2;
     let data = data(&config);
-    let t = train_plain(&data, &ModelConfig::student(), &config, 3, "scratch", QUIET).unwrap();
+    let t = train_plain(
+        &data,
+        &ModelConfig::student(),
+        &config,
+        3,
+        "scratch",
+        QUIET,
+        None,
+    )
+    .unwrap();
     let best = t.outcome.best_epoch;
     let val = &t.outcome.history["val_loss"];
     assert!(best >= 1 && best <= t.outcome.epochs_run);
@@ -95,7 +113,15 @@ fn a_non_finite_loss_stops_training_with_its_epoch_and_batch() {
     let mut config = config(640, 2);
     config.learning_rate = 1e30;
     let data = data(&config);
-    match train_plain(&data, &ModelConfig::student(), &config, 1, "scratch", QUIET) {
+    match train_plain(
+        &data,
+        &ModelConfig::student(),
+        &config,
+        1,
+        "scratch",
+        QUIET,
+        None,
+    ) {
         Err(Error::NonFinite { epoch, batch, loss }) => {
             assert_eq!(epoch, 1);
             assert!(batch >= 2, "the first batch starts from finite weights");
@@ -109,7 +135,7 @@ fn a_non_finite_loss_stops_training_with_its_epoch_and_batch() {
 fn distillation_leaves_the_teacher_untouched_and_its_cache_matches_fresh_logits() {
     let config = config(1200, 2);
     let data = data(&config);
-    let mut teacher = train_plain(&data, &small_teacher(), &config, 5, "teacher", QUIET)
+    let mut teacher = train_plain(&data, &small_teacher(), &config, 5, "teacher", QUIET, None)
         .unwrap()
         .model;
     let before = parameters(&mut teacher);
@@ -120,6 +146,7 @@ fn distillation_leaves_the_teacher_untouched_and_its_cache_matches_fresh_logits(
         &notebook_loss(),
         &config,
         QUIET,
+        None,
     )
     .unwrap();
     assert_eq!(
@@ -170,7 +197,8 @@ fn three_trainings(threads: usize) -> Vec<Fingerprint> {
             hidden: vec![1200, 1200],
             dropout: 0.5,
         };
-        let teacher = train_plain(&data, &teacher_config, &config, 42, "teacher", QUIET).unwrap();
+        let teacher =
+            train_plain(&data, &teacher_config, &config, 42, "teacher", QUIET, None).unwrap();
         let (distilled, _) = train_distilled(
             &data,
             &teacher.model,
@@ -178,6 +206,7 @@ fn three_trainings(threads: usize) -> Vec<Fingerprint> {
             &notebook_loss(),
             &config,
             QUIET,
+            None,
         )
         .unwrap();
         let scratch = train_plain(
@@ -187,6 +216,7 @@ fn three_trainings(threads: usize) -> Vec<Fingerprint> {
             43,
             "scratch",
             QUIET,
+            None,
         )
         .unwrap();
         [teacher, distilled, scratch]
@@ -224,6 +254,7 @@ fn fit_refuses_an_invalid_config_before_training() {
         &bad,
         "x",
         QUIET,
+        None,
     );
     assert!(matches!(
         err,
@@ -270,6 +301,7 @@ fn a_non_finite_validation_loss_stops_training_with_its_epoch() {
         &config,
         "x",
         QUIET,
+        None,
     );
     match err {
         Err(Error::NonFiniteValidation { epoch, loss }) => assert!(epoch == 1 && loss.is_nan()),

@@ -36,8 +36,10 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use crate::atomic::write_atomic;
 use crate::error::{Error, Result};
 use read::decode;
+pub(crate) use read::decode_tensors;
 use validate::{check_finite, check_layers, check_metadata_sizes};
 use write::encode;
+pub(crate) use write::encode_tensors;
 
 /// The `format` metadata value of a checkpoint written by `distill`.
 pub const FORMAT: &str = "distill-mlp";

@@ -54,6 +54,41 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
     Ok(checkpoint)
 }
 
+/// Named F32 (or F64, converted) tensors of any shape and the metadata of a safetensors file,
+/// with the same checks as [`decode`] but for the layer names and shapes: framing, offsets,
+/// dtypes, finite values. The error is the reason, the caller adds the path.
+pub(crate) fn decode_tensors(bytes: &[u8]) -> Result<DecodedTensors, String> {
+    let (header, data) = split_header(bytes)?;
+    let parsed: Metadata =
+        serde_json::from_slice(header).map_err(|e| format!("damaged safetensors header: {e}"))?;
+    let infos = parsed.tensors();
+    check_offsets(&infos, data.len())?;
+    let tensors = infos
+        .iter()
+        .map(|(name, info)| {
+            Ok((
+                name.clone(),
+                (info.shape.clone(), values(name, info, data)?),
+            ))
+        })
+        .collect::<Result<_, String>>()?;
+    let metadata = parsed
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    Ok(DecodedTensors { metadata, tensors })
+}
+
+/// What [`decode_tensors`] reads.
+pub(crate) struct DecodedTensors {
+    /// The `__metadata__` map.
+    pub metadata: BTreeMap<String, String>,
+    /// Each tensor's shape and row-major values, by name.
+    pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+}
+
 /// Splits `N | header | data`, checking `N` against the file's size before using it.
 fn split_header(bytes: &[u8]) -> Result<(&[u8], &[u8]), String> {
     if bytes.is_empty() {

@@ -28,7 +28,7 @@ pub(super) fn encode(
     layers: &[(ArrayView2<f32>, ArrayView1<f32>)],
     metadata: &BTreeMap<String, String>,
 ) -> Result<Vec<u8>, String> {
-    let mut tensors: Vec<(String, ArrayViewD<f32>)> = layers
+    let tensors = layers
         .iter()
         .enumerate()
         .flat_map(|(i, (w, b))| {
@@ -38,6 +38,14 @@ pub(super) fn encode(
             ]
         })
         .collect();
+    encode_tensors(tensors, metadata)
+}
+
+/// Serializes any named f32 tensors the same way: length, padded header, data in name order.
+pub(crate) fn encode_tensors(
+    mut tensors: Vec<(String, ArrayViewD<f32>)>,
+    metadata: &BTreeMap<String, String>,
+) -> Result<Vec<u8>, String> {
     tensors.sort_by(|a, b| a.0.cmp(&b.0)); // the data order must be the header's (BTreeMap) order
     let mut offset = 0;
     let infos = tensors

@@ -17,6 +17,10 @@ pub struct TrainArgs {
     /// Output folder [default: a new folder under runs/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Continue the interrupted run in DIR (same flags otherwise): finished models are kept,
+    /// the unfinished one continues from its last saved state.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
     /// Maximum number of epochs.
     #[arg(long, default_value_t = 50)]
     pub epochs: usize,
@@ -44,6 +48,11 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
+    /// The output folder: `--resume DIR` or `--out DIR` (or none: a new one).
+    pub fn out_dir(&self) -> Option<&std::path::Path> {
+        self.resume.as_deref().or(self.out.as_deref())
+    }
+
     /// The fit settings these flags describe.
     pub fn train_config(&self) -> TrainConfig {
         TrainConfig {
@@ -143,7 +152,8 @@ impl RunArgs {
     pub fn run_config(&self) -> RunConfig {
         RunConfig {
             data_dir: self.train.data.clone(),
-            out_dir: self.train.out.clone(),
+            out_dir: self.train.out_dir().map(PathBuf::from),
+            resume: self.train.resume.is_some(),
             train: self.train.train_config(),
             teacher: ModelConfig {
                 hidden: self.teacher_hidden.clone(),

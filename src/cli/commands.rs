@@ -6,17 +6,17 @@ use std::time::Instant;
 use distill::config::ModelConfig;
 use distill::data::{verify_payloads, DataSummary, Mnist, MnistFiles, CLASSES};
 use distill::experiment::{
-    load_model, model_report, save_model, student_seed, test_report, train_distilled, train_plain,
-    Prepared, Trained,
+    load_model, model_report, save_model_once, student_seed, test_report, train_distilled,
+    train_plain, Prepared, Trained,
 };
-use distill::output;
+use distill::output::{self, OutputDir};
 use distill::pipeline;
 use distill::report::{summary_table, write_json};
-use distill::train::Progress;
+use distill::train::{Progress, StateStore, Stop};
 use distill::Result;
 use serde::Serialize;
 
-use crate::cli::args::{DataArgs, EvalArgs, RunArgs, StudentArgs, TeacherArgs};
+use crate::cli::args::{DataArgs, EvalArgs, RunArgs, StudentArgs, TeacherArgs, TrainArgs};
 
 /// `distill data`: load, validate, describe, and check the decoded payloads.
 pub fn data(args: &DataArgs) -> Result<()> {
@@ -37,11 +37,11 @@ pub fn data(args: &DataArgs) -> Result<()> {
 }
 
 /// `distill run`: the notebook end to end.
-pub fn run(args: &RunArgs) -> Result<()> {
+pub fn run(args: &RunArgs, stop: &Stop) -> Result<()> {
     let progress = Progress {
         quiet: args.train.quiet,
     };
-    let outcome = pipeline::run(&args.run_config(), progress)?;
+    let outcome = pipeline::run(&args.run_config(), progress, stop)?;
     if !args.train.quiet {
         println!("{}", summary_table(&outcome.report));
         println!("report: {}", outcome.out_dir.join("report.md").display());
@@ -50,35 +50,41 @@ pub fn run(args: &RunArgs) -> Result<()> {
 }
 
 /// `distill teacher`: train the teacher; writes `teacher.safetensors` and `teacher.json`.
-pub fn teacher(args: &TeacherArgs) -> Result<()> {
+pub fn teacher(args: &TeacherArgs, stop: &Stop) -> Result<()> {
     let config = args.train.train_config();
     let model = args.model.model_config(ModelConfig::teacher());
     config.validate()?;
     model.validate()?;
     let data = Prepared::load(&args.train.data, &config)?;
     model.validate_for(data.input_size(), CLASSES)?;
-    let out = output::dir_for(
-        args.train.out.as_deref(),
-        &["teacher.safetensors", "teacher.json"],
-    )?;
+    let out = output_dir(&args.train, "teacher")?;
     let progress = Progress {
         quiet: args.train.quiet,
     };
-    let trained = train_plain(&data, &model, &config, config.seed, "teacher", progress)?;
     let settings = serde_json::json!({ "train": config, "model": model });
+    let store = StateStore::new(out.path(), &settings, stop.clone());
+    let trained = train_plain(
+        &data,
+        &model,
+        &config,
+        config.seed,
+        "teacher",
+        progress,
+        Some(&store),
+    )?;
     finish(
-        &out,
+        out.path(),
         "teacher",
         &trained,
         &data,
         &settings,
-        args.train.quiet,
+        &args.train,
     )
 }
 
 /// `distill student`: distil a student from `--teacher`, or train it from scratch
 /// (`--scratch`); writes `distilled.*` or `scratch.*`.
-pub fn student(args: &StudentArgs) -> Result<()> {
+pub fn student(args: &StudentArgs, stop: &Stop) -> Result<()> {
     let config = args.train.train_config();
     let model = args.model.model_config(ModelConfig::student());
     let loss = args.distill.loss();
@@ -96,14 +102,17 @@ pub fn student(args: &StudentArgs) -> Result<()> {
     } else {
         "scratch"
     };
-    let files = [format!("{name}.safetensors"), format!("{name}.json")];
-    let out = output::dir_for(args.train.out.as_deref(), &[&files[0], &files[1]])?;
+    let out = output_dir(&args.train, name)?;
     let progress = Progress {
         quiet: args.train.quiet,
     };
     let settings = serde_json::json!({ "train": config, "model": model, "distill": loss });
+    let store = StateStore::new(out.path(), &settings, stop.clone());
     let trained = match &teacher {
-        Some(teacher) => train_distilled(&data, teacher, &model, &loss, &config, progress)?.0,
+        Some(teacher) => {
+            let store = Some(&store);
+            train_distilled(&data, teacher, &model, &loss, &config, progress, store)?.0
+        }
         None => train_plain(
             &data,
             &model,
@@ -111,9 +120,22 @@ pub fn student(args: &StudentArgs) -> Result<()> {
             student_seed(config.seed),
             "scratch",
             progress,
+            Some(&store),
         )?,
     };
-    finish(&out, name, &trained, &data, &settings, args.train.quiet)
+    finish(out.path(), name, &trained, &data, &settings, &args.train)
+}
+
+/// The locked folder a single training of `name` writes: `--resume DIR`, or `--out DIR` (or a
+/// new one) where `<name>.safetensors` and `<name>.json` do not exist yet.
+fn output_dir(args: &TrainArgs, name: &str) -> Result<OutputDir> {
+    match &args.resume {
+        Some(dir) => output::resume_dir(dir),
+        None => {
+            let files = [format!("{name}.safetensors"), format!("{name}.json")];
+            output::dir_for(args.out.as_deref(), &[&files[0], &files[1]])
+        }
+    }
 }
 
 /// Saves a trained model and its test results as `<name>.safetensors` and `<name>.json`.
@@ -123,12 +145,14 @@ fn finish(
     trained: &Trained,
     data: &Prepared,
     settings: &impl Serialize,
-    quiet: bool,
+    args: &TrainArgs,
 ) -> Result<()> {
-    save_model(
+    let quiet = args.quiet;
+    save_model_once(
         &out.join(format!("{name}.safetensors")),
         &trained.model,
         settings,
+        args.resume.is_some(),
     )?;
     let (report, _) = model_report(trained, &data.test)?;
     write_json(&out.join(format!("{name}.json")), &report)?;

@@ -2,4 +2,5 @@
 
 pub mod args;
 pub mod commands;
+pub mod signals;
 pub mod sweep;

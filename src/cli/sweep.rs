@@ -12,7 +12,7 @@ use distill::sweep::{
     emit, run_job, run_sweep, summarise, write_summary, Grid, JobOutcome, Plan, RunOptions,
     SlurmOptions, PLAN_FILE,
 };
-use distill::train::Progress;
+use distill::train::{Progress, Stop};
 
 use crate::cli::args::TrainArgs;
 
@@ -189,12 +189,12 @@ pub struct ReportArgs {
     pub dir: PathBuf,
 }
 
-/// `distill sweep ...`; `threads` is the global `--threads`.
-pub fn sweep(args: &SweepArgs, threads: Option<usize>) -> Result<()> {
+/// `distill sweep ...`; `threads` is the global `--threads`, `stop` the signals' flag.
+pub fn sweep(args: &SweepArgs, threads: Option<usize>, stop: &Stop) -> Result<()> {
     match &args.command {
         SweepCommand::Plan(a) => plan(a),
-        SweepCommand::Job(a) => job(a),
-        SweepCommand::Run(a) => run(a, threads),
+        SweepCommand::Job(a) => job(a, stop),
+        SweepCommand::Run(a) => run(a, threads, stop),
         SweepCommand::Report(a) => report(a),
     }
 }
@@ -278,7 +278,7 @@ fn absolute(path: &Path) -> Result<PathBuf> {
     fs::canonicalize(path).map_err(|e| Error::io(path, e))
 }
 
-fn job(args: &JobArgs) -> Result<()> {
+fn job(args: &JobArgs, stop: &Stop) -> Result<()> {
     let plan = Plan::load(&args.dir)?;
     let job = match (&args.id, args.index) {
         (Some(id), _) => plan.job(&args.dir, id)?,
@@ -291,7 +291,7 @@ fn job(args: &JobArgs) -> Result<()> {
         }
     };
     let progress = Progress { quiet: args.quiet };
-    match run_job(&args.dir, &plan, job, progress)? {
+    match run_job(&args.dir, &plan, job, progress, stop)? {
         JobOutcome::AlreadyComplete => {
             progress.line(&format!("job {} is already complete", job.id))
         }
@@ -303,7 +303,7 @@ fn job(args: &JobArgs) -> Result<()> {
     Ok(())
 }
 
-fn run(args: &SweepRunArgs, threads: Option<usize>) -> Result<()> {
+fn run(args: &SweepRunArgs, threads: Option<usize>, stop: &Stop) -> Result<()> {
     if args.jobs == 0 {
         return Err(Error::InvalidConfig {
             field: "jobs",
@@ -318,7 +318,7 @@ fn run(args: &SweepRunArgs, threads: Option<usize>) -> Result<()> {
         threads: threads.unwrap_or((cores / args.jobs).max(1)),
         quiet: args.quiet,
     };
-    let summary = run_sweep(&args.dir, &plan, &options)?;
+    let summary = run_sweep(&args.dir, &plan, &options, stop)?;
     if !args.quiet {
         println!(
             "{} jobs: {} complete before, {} run now, {} failed, {} skipped",
@@ -328,6 +328,15 @@ fn run(args: &SweepRunArgs, threads: Option<usize>) -> Result<()> {
             summary.failed.len(),
             summary.skipped.len()
         );
+    }
+    if let Some(signal) = summary.interrupted {
+        return Err(Error::Sweep {
+            path: args.dir.clone(),
+            reason: format!(
+                "interrupted by signal {signal}; run `distill sweep run` again to continue \
+                 (interrupted jobs resume from their training states)"
+            ),
+        });
     }
     if summary.failed.is_empty() {
         return Ok(());

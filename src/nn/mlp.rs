@@ -175,6 +175,17 @@ impl<A: Scalar> Mlp<A> {
         self.rng = mask_stream(seed);
     }
 
+    /// The dropout mask stream where the next Train forward will draw (a training state saves
+    /// it, so a resumed fit draws the masks the uninterrupted one would).
+    pub fn mask_rng(&self) -> &MaskRng {
+        &self.rng
+    }
+
+    /// Continues the dropout mask stream from `rng` (a saved [`Mlp::mask_rng`]).
+    pub fn set_mask_rng(&mut self, rng: MaskRng) {
+        self.rng = rng;
+    }
+
     /// Panics unless `x` has `D_0` columns; `what` names the caller in the message.
     #[track_caller]
     fn assert_input_width(&self, x: ArrayView2<A>, what: &str) {

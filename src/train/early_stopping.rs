@@ -19,10 +19,12 @@ pub enum Verdict {
     Stop,
 }
 
-/// The state of early stopping across epochs.
-#[derive(Debug, Clone, PartialEq)]
+/// The state of early stopping across epochs (serialisable, for a training state).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EarlyStopping {
     patience: usize,
+    /// `inf` before any finite loss (JSON `null` in a saved state).
+    #[serde(with = "infinite_as_null")]
     best: f64,
     best_epoch: usize,
     wait: usize,
@@ -66,6 +68,20 @@ impl EarlyStopping {
     }
 }
 
+/// `best` in JSON: a number, or `null` for `inf` (JSON has no infinity; a NaN never becomes
+/// the best, so no other non-finite value occurs).
+mod infinite_as_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(best: &f64, s: S) -> Result<S::Ok, S::Error> {
+        Some(*best).filter(|b| b.is_finite()).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +111,22 @@ mod tests {
         let losses = [1.0, 1.1, 1.2, 0.9, 1.0, 1.0, 1.0];
         assert_eq!(run(3, &losses), (7, 4));
         assert_eq!(run(4, &losses), (7, 4)); // never stops: runs all 7
+    }
+
+    #[test]
+    fn a_serialised_state_round_trips_including_infinity() {
+        let fresh = EarlyStopping::new(3);
+        let mut used = EarlyStopping::new(3);
+        used.update(1, 0.25);
+        used.update(2, 0.5);
+        for es in [fresh, used] {
+            let json = serde_json::to_string(&es).unwrap();
+            assert_eq!(
+                serde_json::from_str::<EarlyStopping>(&json).unwrap(),
+                es,
+                "{json}"
+            );
+        }
     }
 
     #[test]

@@ -25,10 +25,11 @@ use crate::error::{Error, Result};
 use crate::metrics::{error_count, predictions};
 use crate::nn::{Gradients, Mlp, Mode};
 use crate::optim::{Adam, AdamConfig};
-use crate::train::early_stopping::{EarlyStopping, Verdict};
+use crate::train::early_stopping::Verdict;
 use crate::train::inference::logits;
 use crate::train::objective::{Objective, Part};
 use crate::train::progress::Progress;
+use crate::train::state::{FitState, Loaded, StateStore};
 
 /// Per-epoch series by name: every objective term, `accuracy`, their `val_` twins, `seconds`.
 pub type History = BTreeMap<String, Vec<f64>>;
@@ -48,13 +49,20 @@ pub struct FitOutcome {
 
 /// Trains `model` on `train` to minimise `objective`, validating on `validation`.
 ///
-/// `label` names the model in progress lines. With an empty `validation` there is no early
-/// stopping: all epochs run and the last weights are kept.
+/// `label` names the model in progress lines and its state file. With an empty `validation`
+/// there is no early stopping: all epochs run and the last weights are kept. With a `store`
+/// (see [`super::state`]), the fit continues the state it finds there (or returns at once when
+/// that state is finished), writes its state after every epoch and at the end, and stops after
+/// the current batch when the store's [`Stop`](super::Stop) is requested; without one it does
+/// none of that and its arithmetic is the same.
 ///
 /// # Errors
 /// [`Error::NonFinite`] when a batch loss is NaN or infinite (the epoch and batch are named;
 /// nothing has been written anywhere), [`Error::NonFiniteValidation`] likewise for the
-/// validation loss, or [`Error::InvalidConfig`] for an invalid `config`.
+/// validation loss, [`Error::InvalidConfig`] for an invalid `config`; with a store,
+/// [`Error::Interrupted`] after saving the state of a stopped fit, the errors of reading a
+/// state ([`Error::ResumeMismatch`], [`Error::State`]) and of writing one ([`Error::Io`]).
+#[allow(clippy::too_many_arguments)] // the fit's inputs, each needed; a struct would only rename them
 pub fn fit(
     model: &mut Mlp<f32>,
     train: &Split,
@@ -63,35 +71,47 @@ pub fn fit(
     config: &TrainConfig,
     label: &str,
     progress: Progress,
+    store: Option<&StateStore>,
 ) -> Result<FitOutcome> {
     config.validate()?;
     let terms = objective.terms();
-    let mut history = History::new();
     let mut adam = Adam::<f32>::new(AdamConfig {
         learning_rate: config.learning_rate,
         ..AdamConfig::default()
     });
+    let mut state = FitState::new(terms.len(), config.patience);
+    if let Some(store) = store {
+        match store.load(label, model, &mut adam, terms.len())? {
+            Loaded::Fresh => {}
+            Loaded::Resumed(saved) => {
+                progress.line(&format!(
+                    "{label}: resuming epoch {} after batch {}",
+                    saved.epoch, saved.batches_done
+                ));
+                state = saved;
+            }
+            Loaded::Finished(outcome) => {
+                progress.line(&format!("{label}: finished before, skipped"));
+                return Ok(outcome);
+            }
+        }
+    }
     let batch = config.batch_size.min(train.len()).max(1);
     let mut x = Array2::<f32>::zeros((batch, train.input_size()));
     let mut y = Vec::with_capacity(batch);
     let batches = train.len().div_ceil(batch);
-
-    let mut stopping = EarlyStopping::new(config.patience);
-    let mut best_weights = Vec::new(); // the best epoch's parameters, once there is one
-    let mut epochs_run = 0;
     let started = Instant::now();
 
-    for epoch in 1..=config.epochs {
+    while state.epoch <= config.epochs {
+        let epoch = state.epoch;
         let epoch_start = Instant::now();
         let order = shuffled_indices(train.len(), config.seed, epoch as u64);
         let bar = progress.epoch(&format!("{label} {epoch}/{}", config.epochs), batches);
-        let mut sums = vec![0.0; terms.len()]; // Σ_batches B·term
-        let mut correct = 0usize;
-        for (b, indices) in order.chunks(batch).enumerate() {
+        for (b, indices) in order.chunks(batch).enumerate().skip(state.batches_done) {
             let mut xb = x.slice_mut(s![..indices.len(), ..]);
             train.gather_into(indices, xb.view_mut(), &mut y);
             let z = model.forward(xb.view(), Mode::Train);
-            correct += count_correct(z, &y);
+            state.correct += count_correct(z, &y);
             let loss = objective.batch(z, &y, indices, Part::Train);
             if !loss.total().is_finite() {
                 return Err(Error::NonFinite {
@@ -103,18 +123,29 @@ pub fn fit(
             model.backward_with(loss.dz.view(), Gradients::Overwrite); // fresh dW, db
             adam.begin_step();
             model.visit_parameters(|slot, p, g| adam.update(slot, p, g));
-            for (sum, term) in sums.iter_mut().zip(&loss.terms) {
-                *sum += term * indices.len() as f64;
+            for (sum, term) in state.sums.iter_mut().zip(&loss.terms) {
+                *sum += term * indices.len() as f64; // Σ_batches B·term
             }
             let seen = (b * batch + indices.len()) as f64;
-            bar.batch_done(b, sums[terms.len() - 1] / seen, correct as f64 / seen);
+            let (total, correct) = (state.sums[terms.len() - 1], state.correct);
+            bar.batch_done(b, total / seen, correct as f64 / seen);
+            state.batches_done = b + 1;
+            if let Some((store, signal)) = store.and_then(|s| Some((s, s.stop().requested()?))) {
+                state.epoch_seconds += epoch_start.elapsed().as_secs_f64();
+                let seconds = started.elapsed().as_secs_f64();
+                store.save_progress(label, model, &adam, &state, seconds)?;
+                return Err(Error::Interrupted {
+                    signal,
+                    state: store.path(label),
+                });
+            }
         }
         let n = train.len() as f64;
-        for (name, sum) in terms.iter().zip(&sums) {
-            push(&mut history, name, sum / n);
+        for (name, sum) in terms.iter().zip(&state.sums) {
+            push(&mut state.history, name, sum / n);
         }
-        push(&mut history, "accuracy", correct as f64 / n);
-        epochs_run = epoch;
+        push(&mut state.history, "accuracy", state.correct as f64 / n);
+        state.epochs_run = epoch;
 
         let mut stop = false;
         if !validation.is_empty() {
@@ -128,43 +159,58 @@ pub fn fit(
                 });
             }
             for (name, value) in terms.iter().zip(&val.terms) {
-                push(&mut history, &format!("val_{name}"), *value);
+                push(&mut state.history, &format!("val_{name}"), *value);
             }
             let val_acc =
                 count_correct(z.view(), validation.labels()) as f64 / validation.len() as f64;
-            push(&mut history, "val_accuracy", val_acc);
-            match stopping.update(epoch, val.total()) {
-                Verdict::Improved => snapshot(model, &mut best_weights),
+            push(&mut state.history, "val_accuracy", val_acc);
+            match state.stopping.update(epoch, val.total()) {
+                Verdict::Improved => snapshot(model, &mut state.best_weights),
                 Verdict::Wait => {}
                 Verdict::Stop => stop = true,
             }
         }
-        let seconds = epoch_start.elapsed().as_secs_f64();
-        push(&mut history, "seconds", seconds);
-        bar.finish(&epoch_line(label, epoch, config.epochs, seconds, &history));
+        let seconds = state.epoch_seconds + epoch_start.elapsed().as_secs_f64();
+        push(&mut state.history, "seconds", seconds);
+        bar.finish(&epoch_line(
+            label,
+            epoch,
+            config.epochs,
+            seconds,
+            &state.history,
+        ));
+        state.next_epoch();
         if stop {
             progress.line(&format!(
                 "{label}: early stopping after epoch {epoch}; restoring epoch {} (val {} {:.6})",
-                stopping.best_epoch(),
+                state.stopping.best_epoch(),
                 terms[terms.len() - 1],
-                stopping.best()
+                state.stopping.best()
             ));
             break;
         }
+        if let Some(store) = store.filter(|_| state.epoch <= config.epochs) {
+            let seconds = started.elapsed().as_secs_f64();
+            store.save_progress(label, model, &adam, &state, seconds)?;
+        }
     }
 
-    let best_epoch = if best_weights.is_empty() {
-        epochs_run // no validation, or it never improved: keep the last weights
+    let best_epoch = if state.best_weights.is_empty() {
+        state.epochs_run // no validation, or it never improved: keep the last weights
     } else {
-        restore(model, &best_weights);
-        stopping.best_epoch()
+        restore(model, &state.best_weights);
+        state.stopping.best_epoch()
     };
-    Ok(FitOutcome {
-        history,
-        epochs_run,
+    let outcome = FitOutcome {
+        history: state.history,
+        epochs_run: state.epochs_run,
         best_epoch,
-        train_seconds: started.elapsed().as_secs_f64(),
-    })
+        train_seconds: state.train_seconds + started.elapsed().as_secs_f64(),
+    };
+    if let Some(store) = store {
+        store.save_finished(label, model, &outcome)?;
+    }
+    Ok(outcome)
 }
 
 fn push(history: &mut History, name: &str, value: f64) {
