@@ -50,6 +50,15 @@ pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -
     Ok(())
 }
 
+/// Whether `name` is a temporary file of [`write_atomic`] (`.name.<pid>.tmp`): one that is there
+/// when no write is running was left by a writer that died mid-write.
+pub fn is_temp_file(name: &str) -> bool {
+    name.strip_prefix('.')
+        .and_then(|n| n.strip_suffix(".tmp"))
+        .and_then(|n| n.rsplit_once('.'))
+        .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// `folder/.name.<pid>.tmp`, beside the target.
 fn temp_path(path: &Path) -> PathBuf {
     let name = path
@@ -71,6 +80,21 @@ mod tests {
         write_atomic(&path, b"new").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"new");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn temp_files_are_recognised_by_name() {
+        let tmp = temp_path(Path::new("dir/report.json"));
+        assert!(is_temp_file(&tmp.file_name().unwrap().to_string_lossy()));
+        for other in [
+            "report.json",
+            ".distill.lock",
+            ".x.tmp",
+            "a.12.tmp",
+            ".a.1x.tmp",
+        ] {
+            assert!(!is_temp_file(other), "{other}");
+        }
     }
 
     #[test]

@@ -27,6 +27,111 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Train on only the first N examples of the training file (before the split). Default: all.
     pub train_limit: Option<usize>,
+    /// How the learning rate changes over the epochs. Default: constant. Left out of the
+    /// serialised config when constant, so a default run's metadata is unchanged.
+    #[serde(default, skip_serializing_if = "LrSchedule::is_constant")]
+    pub lr_schedule: LrSchedule,
+    /// Input dropout, max-norm and jitter. Default: all off (and left out of the serialised
+    /// config, so a default run's metadata is unchanged).
+    #[serde(default, skip_serializing_if = "Regularisation::is_off")]
+    pub regularisation: Regularisation,
+}
+
+/// The learning rate of each epoch.
+///
+/// ```text
+/// Constant   lr_e = lr
+/// Cosine     lr_e = lr · ½·(1 + cos(π·(e − 1)/E))        e = 1..E, E = the maximum epochs
+/// ```
+/// Cosine starts at `lr` and decays smoothly towards 0; its last epoch still has a step
+/// `lr·½(1 − cos(π/E)) > 0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrSchedule {
+    /// The same learning rate every epoch (Keras' default).
+    #[default]
+    Constant,
+    /// Half a cosine from `lr` down towards 0 over the maximum number of epochs.
+    Cosine,
+}
+
+impl LrSchedule {
+    /// Whether the schedule is [`LrSchedule::Constant`].
+    pub fn is_constant(&self) -> bool {
+        *self == LrSchedule::Constant
+    }
+
+    /// The learning rate of `epoch` (1-based) of `epochs`.
+    ///
+    /// ```text
+    /// Constant   lr          Cosine   lr · ½·(1 + cos(π·(epoch − 1)/epochs))
+    /// ```
+    pub fn rate(self, lr: f64, epoch: usize, epochs: usize) -> f64 {
+        match self {
+            LrSchedule::Constant => lr,
+            LrSchedule::Cosine => {
+                let progress = (epoch - 1) as f64 / epochs as f64; // in [0, 1)
+                lr * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+        }
+    }
+}
+
+/// The regularisers of the 2012 dropout recipe (Hinton et al., "Improving neural networks by
+/// preventing co-adaptation of feature detectors"), each off by default; when off, training
+/// draws no extra random numbers and does the same arithmetic as without them.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Regularisation {
+    /// Dropout rate on the input pixels (`--input-dropout`; the 2012 recipe uses 0.2). Default 0.
+    #[serde(default)]
+    pub input_dropout: f64,
+    /// Max-norm constraint `C` on each hidden unit's incoming weight vector, applied after
+    /// every optimiser step (`--max-norm`). Default: none.
+    #[serde(default)]
+    pub max_norm: Option<f64>,
+    /// Training images are shifted by up to this many pixels along each axis (`--jitter`).
+    /// Default 0.
+    #[serde(default)]
+    pub jitter: usize,
+}
+
+/// The largest `--jitter`: a shift of 28 pixels would move a 28-pixel MNIST image out of view.
+pub const MAX_JITTER: usize = 27;
+
+impl Regularisation {
+    /// Whether every regulariser is off.
+    pub fn is_off(&self) -> bool {
+        *self == Regularisation::default()
+    }
+
+    /// Checks every field's range.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the flag: `input-dropout` outside [0, 1), `max-norm`
+    /// not finite and > 0, `jitter` above [`MAX_JITTER`].
+    pub fn validate(&self) -> Result<()> {
+        if !(0.0..1.0).contains(&self.input_dropout) {
+            return invalid(
+                "input-dropout",
+                format!("must be in [0, 1), got {}", self.input_dropout),
+            );
+        }
+        if let Some(c) = self.max_norm {
+            if !(c.is_finite() && c > 0.0) {
+                return invalid("max-norm", format!("must be finite and > 0, got {c}"));
+            }
+        }
+        if self.jitter > MAX_JITTER {
+            return invalid(
+                "jitter",
+                format!(
+                    "must be at most {MAX_JITTER} pixels (a 28-pixel image), got {}",
+                    self.jitter
+                ),
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Default for TrainConfig {
@@ -39,11 +144,22 @@ impl Default for TrainConfig {
             learning_rate: 1e-3,
             seed: 42,
             train_limit: None,
+            lr_schedule: LrSchedule::Constant,
+            regularisation: Regularisation::default(),
         }
     }
 }
 
 impl TrainConfig {
+    /// The same settings with every regulariser off (the students of `distill run` and
+    /// `distill paper`, which regularise the teacher only).
+    pub fn unregularised(&self) -> TrainConfig {
+        TrainConfig {
+            regularisation: Regularisation::default(),
+            ..self.clone()
+        }
+    }
+
     /// Checks every field's range.
     ///
     /// # Errors
@@ -70,7 +186,7 @@ impl TrainConfig {
         if self.train_limit == Some(0) {
             return invalid("train-limit", "must be at least 1");
         }
-        Ok(())
+        self.regularisation.validate()
     }
 }
 
@@ -81,6 +197,35 @@ pub struct ModelConfig {
     pub hidden: Vec<usize>,
     /// Dropout rate after each hidden ReLU. Teacher 0.5, student 0.
     pub dropout: f64,
+}
+
+/// The flags that set a model's shape, as the command line spells them without dashes: the
+/// field an [`Error::InvalidConfig`] names, so the message points at the flag the user typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelFlags {
+    /// The hidden widths: `hidden` (`distill teacher`, `distill student`) or `teacher-hidden`,
+    /// `student-hidden` (`distill run`).
+    pub hidden: &'static str,
+    /// The dropout rate: `dropout`, `teacher-dropout` or `student-dropout`.
+    pub dropout: &'static str,
+}
+
+impl ModelFlags {
+    /// `--hidden`, `--dropout`: the one model of `distill teacher` or `distill student`.
+    pub const OWN: ModelFlags = ModelFlags {
+        hidden: "hidden",
+        dropout: "dropout",
+    };
+    /// `--teacher-hidden`, `--teacher-dropout` of `distill run`.
+    pub const TEACHER: ModelFlags = ModelFlags {
+        hidden: "teacher-hidden",
+        dropout: "teacher-dropout",
+    };
+    /// `--student-hidden`, `--student-dropout` of `distill run`.
+    pub const STUDENT: ModelFlags = ModelFlags {
+        hidden: "student-hidden",
+        dropout: "student-dropout",
+    };
 }
 
 impl ModelConfig {
@@ -108,23 +253,37 @@ impl ModelConfig {
             .collect()
     }
 
-    /// Checks the layer widths and the dropout rate.
+    /// Checks the layer widths and the dropout rate, naming the flags `--hidden`, `--dropout`.
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] for no hidden layer, a zero width, or a rate outside [0, 1).
     pub fn validate(&self) -> Result<()> {
+        self.validate_as(ModelFlags::OWN)
+    }
+
+    /// [`validate`](Self::validate), naming the flags `flags` (e.g. `--student-hidden`).
+    ///
+    /// # Errors
+    /// As [`validate`](Self::validate).
+    pub fn validate_as(&self, flags: ModelFlags) -> Result<()> {
         if self.hidden.is_empty() {
             return invalid(
-                "hidden",
-                "needs at least one hidden layer, e.g. --hidden 300",
+                flags.hidden,
+                format!(
+                    "needs at least one hidden layer, e.g. --{} 300",
+                    flags.hidden
+                ),
             );
         }
         if self.hidden.contains(&0) {
-            return invalid("hidden", format!("a layer of width 0 in {:?}", self.hidden));
+            return invalid(
+                flags.hidden,
+                format!("a layer of width 0 in {:?}", self.hidden),
+            );
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return invalid(
-                "dropout",
+                flags.dropout,
                 format!("must be in [0, 1), got {}", self.dropout),
             );
         }
@@ -144,7 +303,15 @@ impl ModelConfig {
     /// # Errors
     /// [`Error::InvalidConfig`] as `validate`, or for a model that is too large.
     pub fn validate_for(&self, input: usize, classes: usize) -> Result<()> {
-        self.validate()?;
+        self.validate_for_as(input, classes, ModelFlags::OWN)
+    }
+
+    /// [`validate_for`](Self::validate_for), naming the flags `flags`.
+    ///
+    /// # Errors
+    /// As [`validate_for`](Self::validate_for).
+    pub fn validate_for_as(&self, input: usize, classes: usize, flags: ModelFlags) -> Result<()> {
+        self.validate_as(flags)?;
         let sizes = self.sizes(input, classes);
         let parameters = sizes.windows(2).try_fold(0usize, |total, w| {
             w[0].checked_add(1)
@@ -154,7 +321,7 @@ impl ModelConfig {
         match parameters {
             Some(p) if p <= MAX_PARAMETERS => Ok(()),
             _ => invalid(
-                "hidden",
+                flags.hidden,
                 format!("{sizes:?} is larger than the {MAX_PARAMETERS} parameters distill trains"),
             ),
         }
@@ -194,6 +361,28 @@ mod tests {
     }
 
     #[test]
+    fn defaults_leave_the_serialised_config_unchanged() {
+        let json = serde_json::to_value(TrainConfig::default()).unwrap();
+        assert!(json.get("lr_schedule").is_none() && json.get("regularisation").is_none());
+        let on = TrainConfig {
+            lr_schedule: LrSchedule::Cosine,
+            ..TrainConfig::default()
+        };
+        let back: TrainConfig = serde_json::from_value(serde_json::to_value(&on).unwrap()).unwrap();
+        assert_eq!(back, on);
+    }
+
+    #[test]
+    fn cosine_schedule_starts_at_lr_halves_midway_and_decays() {
+        let lr = |e| LrSchedule::Cosine.rate(1e-3, e, 10);
+        assert_eq!(lr(1), 1e-3);
+        assert!((lr(6) - 0.5e-3).abs() < 1e-15); // cos(π/2) = 0
+        let rates: Vec<f64> = (1..=10).map(lr).collect();
+        assert!(rates.windows(2).all(|w| w[1] < w[0]) && rates[9] > 0.0);
+        assert_eq!(LrSchedule::Constant.rate(1e-3, 7, 10), 1e-3);
+    }
+
+    #[test]
     fn bad_values_name_their_flag() {
         let bad = |f: fn(&mut TrainConfig)| {
             let mut c = TrainConfig::default();
@@ -208,6 +397,25 @@ mod tests {
         assert_eq!(bad(|c| c.learning_rate = 0.0), "learning-rate");
         assert_eq!(bad(|c| c.learning_rate = f64::INFINITY), "learning-rate");
         assert_eq!(bad(|c| c.train_limit = Some(0)), "train-limit");
+        let regularised = |f: fn(&mut Regularisation)| {
+            let mut r = Regularisation::default();
+            f(&mut r);
+            field_of(r.validate())
+        };
+        assert_eq!(regularised(|r| r.input_dropout = 1.0), "input-dropout");
+        assert_eq!(regularised(|r| r.input_dropout = f64::NAN), "input-dropout");
+        assert_eq!(regularised(|r| r.max_norm = Some(0.0)), "max-norm");
+        assert_eq!(regularised(|r| r.max_norm = Some(-1.0)), "max-norm");
+        assert_eq!(regularised(|r| r.max_norm = Some(f64::NAN)), "max-norm");
+        assert_eq!(regularised(|r| r.jitter = MAX_JITTER + 1), "jitter");
+        assert_eq!(bad(|c| c.regularisation.jitter = 28), "jitter");
+        Regularisation {
+            input_dropout: 0.2,
+            max_norm: Some(3.5),
+            jitter: MAX_JITTER,
+        }
+        .validate()
+        .unwrap();
         let model =
             |hidden: Vec<usize>, dropout| field_of(ModelConfig { hidden, dropout }.validate());
         assert_eq!(model(vec![], 0.0), "hidden");
@@ -224,5 +432,11 @@ mod tests {
         sized(vec![1200, 1200]).unwrap();
         assert_eq!(field_of(sized(vec![100_000])), "hidden");
         assert_eq!(field_of(sized(vec![usize::MAX / 2, 2])), "hidden"); // overflow, not a panic
+        let student = |hidden: Vec<usize>, dropout| ModelConfig { hidden, dropout };
+        let as_student = |c: ModelConfig| field_of(c.validate_as(ModelFlags::STUDENT));
+        assert_eq!(as_student(student(vec![0], 0.0)), "student-hidden");
+        assert_eq!(as_student(student(vec![300], -0.5)), "student-dropout");
+        let too_big = student(vec![100_000], 0.0).validate_for_as(784, 10, ModelFlags::TEACHER);
+        assert_eq!(field_of(too_big), "teacher-hidden");
     }
 }

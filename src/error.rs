@@ -141,8 +141,9 @@ pub enum Error {
     },
 
     // ----- configuration -------------------------------------------------------------------
-    /// A setting outside its valid range.
-    #[error("invalid {field}: {reason}")]
+    /// A setting outside its valid range. `field` is the flag's name without its dashes
+    /// (`batch-size`, `student-hidden`); the message prints it as typed: `--batch-size`.
+    #[error("invalid --{field}: {reason}")]
     InvalidConfig { field: &'static str, reason: String },
 
     // ----- training ------------------------------------------------------------------------
@@ -173,6 +174,14 @@ pub enum Error {
         setting: String,
         stored: String,
         current: String,
+    },
+
+    /// `distill gradcheck`: some analytic gradients disagree with central differences.
+    #[error("gradient check failed: {failed} of {total} checks out of tolerance in {dtype}")]
+    GradcheckFailed {
+        failed: usize,
+        total: usize,
+        dtype: String,
     },
 
     // ----- checkpoints ---------------------------------------------------------------------

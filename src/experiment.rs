@@ -4,6 +4,7 @@
 //! The CLI's `teacher`, `student` and `eval` commands call these one at a time; the pipeline
 //! (`distill run`) calls them all in order.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -13,7 +14,7 @@ use crate::config::{ModelConfig, TrainConfig};
 use crate::data::{validation_split_at, Mnist, Split, CLASSES};
 use crate::error::{Error, Result};
 use crate::loss::DistillLoss;
-use crate::metrics::one_vs_rest_auc;
+use crate::metrics::{one_vs_rest_auc, per_class_errors};
 use crate::nn::Mlp;
 use crate::report::ModelReport;
 use crate::train::{
@@ -172,7 +173,8 @@ fn fit_new(
     store: Option<&StateStore>,
 ) -> Result<Trained> {
     let sizes = model.sizes(data.input_size(), CLASSES);
-    let mut mlp = Mlp::new(&sizes, model.dropout, seed);
+    let mut mlp = Mlp::new(&sizes, model.dropout, seed)
+        .with_input_dropout(config.regularisation.input_dropout);
     let outcome = fit(
         &mut mlp,
         &data.train,
@@ -209,6 +211,7 @@ pub fn model_report(trained: &Trained, test: &Split) -> Result<(ModelReport, Eva
     let report = ModelReport {
         test_accuracy: evaluation.accuracy,
         test_errors: evaluation.errors,
+        per_class_errors: per_class_errors(evaluation.confusion.view()),
         test_loss: evaluation.loss,
         auc,
         epochs_run: trained.outcome.epochs_run,
@@ -275,6 +278,19 @@ pub fn load_model(path: &Path, input_size: usize) -> Result<Mlp<f32>> {
         .filter(|d: &f64| (0.0..1.0).contains(d))
         .unwrap_or(0.0);
     Ok(Mlp::from_layers(ckpt.layers, dropout, 0))
+}
+
+/// The program's version and what it runs on, for the `versions` key of a report.
+pub fn versions() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("distill".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        ("arch".to_string(), std::env::consts::ARCH.to_string()),
+        ("os".to_string(), std::env::consts::OS.to_string()),
+        (
+            "threads".to_string(),
+            rayon::current_num_threads().to_string(),
+        ),
+    ])
 }
 
 /// Serialises settings that are plain data.

@@ -21,7 +21,7 @@
 use std::fmt;
 
 /// Step and tolerances of a gradient check (the defaults are `torch.autograd.gradcheck`'s).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Tolerance {
     /// Finite-difference step ε. Default `1e-6`.
     pub eps: f64,
@@ -58,6 +58,11 @@ pub struct GradcheckReport {
     pub abs_error: f64,
     /// `atol + rtol·|numeric|` at `worst_index`.
     pub allowed: f64,
+    /// `max_i |a_i − n_i|` over every element.
+    pub max_abs_error: f64,
+    /// `max_i |a_i − n_i| / max(|a_i|, |n_i|)` over every element (0 where both are 0): in
+    /// `[0, 2]`, 1 when one side is 0 and the other is not.
+    pub max_rel_error: f64,
 }
 
 impl GradcheckReport {
@@ -128,6 +133,8 @@ pub fn compare(analytic: &[f64], numeric: &[f64], tol: Tolerance) -> GradcheckRe
         numeric: numeric.first().copied().unwrap_or(0.0),
         abs_error: 0.0,
         allowed: tol.atol,
+        max_abs_error: 0.0,
+        max_rel_error: 0.0,
     };
     let mut worst_excess = f64::NEG_INFINITY;
     for (i, (&a, &n)) in analytic.iter().zip(numeric).enumerate() {
@@ -141,6 +148,8 @@ pub fn compare(analytic: &[f64], numeric: &[f64], tol: Tolerance) -> GradcheckRe
             abs_error - allowed
         };
         report.failures += usize::from(failed);
+        report.max_abs_error = nan_max(report.max_abs_error, abs_error);
+        report.max_rel_error = nan_max(report.max_rel_error, relative_error(a, n));
         if excess > worst_excess {
             worst_excess = excess;
             report.worst_index = i;
@@ -151,6 +160,31 @@ pub fn compare(analytic: &[f64], numeric: &[f64], tol: Tolerance) -> GradcheckRe
         }
     }
     report
+}
+
+/// The larger of `a` and `b`, NaN if either is (`f64::max` would drop a NaN).
+fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// `|a − n| / max(|a|, |n|)`, 0 when both are 0 (NaN when either is NaN).
+///
+/// ```text
+/// rel(a, n) = |a − n| / max(|a|, |n|)      ∈ [0, 2]
+/// ```
+fn relative_error(a: f64, n: f64) -> f64 {
+    let scale = a.abs().max(n.abs());
+    if a.is_nan() || n.is_nan() {
+        f64::NAN
+    } else if scale == 0.0 {
+        0.0
+    } else {
+        (a - n).abs() / scale
+    }
 }
 
 /// Checks `analytic` against the central-difference gradient of `loss` at `x`.
@@ -220,5 +254,19 @@ mod tests {
         let report = compare(&[0.0, f64::NAN], &[0.0, 1.0], Tolerance::default());
         assert_eq!(report.failures, 1);
         assert_eq!(report.worst_index, 1);
+        assert!(report.max_abs_error.is_nan() && report.max_rel_error.is_nan());
+    }
+
+    #[test]
+    fn max_errors_cover_every_element() {
+        // |a − n|: 0, 0.5, 0.25, 0      rel: 0, 0.5/2, 0.25/0.25 = 1 (n = 0), 0 (both 0)
+        let report = compare(
+            &[1.0, 1.5, 0.25, 0.0],
+            &[1.0, 2.0, 0.0, 0.0],
+            Tolerance::default(),
+        );
+        assert_eq!(report.max_abs_error, 0.5);
+        assert_eq!(report.max_rel_error, 1.0);
+        assert_eq!(report.failures, 2);
     }
 }

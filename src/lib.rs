@@ -16,6 +16,8 @@
 //! lock        one writer per folder: an flock on DIR/.distill.lock, stale locks taken over
 //! report      PNG plots, report.json, report.md
 //! experiment  the notebook's steps; pipeline: all of them in order (`distill run`)
+//! paper       the paper's §3 on MNIST (`distill paper`), composing the same steps
+//! study       explain, soft-targets, similarity, gradcheck: the math printed with real numbers
 //! sweep       grids of runs over seeds: plan, job, local run, parallel/Slurm scripts, report
 //! gradcheck   the public central-difference checker the tests use
 //! ```
@@ -53,9 +55,11 @@ pub mod metrics;
 pub mod nn;
 pub mod optim;
 pub mod output;
+pub mod paper;
 pub mod pipeline;
 pub mod report;
 pub mod scalar;
+pub mod study;
 pub mod sweep;
 pub mod train;
 

@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use distill::Error;
 
-use cli::args::{DataArgs, EvalArgs, RunArgs, StudentArgs, TeacherArgs};
+use cli::args::{
+    DataArgs, EvalArgs, ExplainArgs, GradcheckArgs, PaperArgs, RunArgs, SimilarityArgs,
+    SoftTargetsArgs, StudentArgs, TeacherArgs,
+};
 use cli::sweep::SweepArgs;
 use cli::{commands, signals};
 
@@ -34,11 +37,27 @@ enum Command {
     Teacher(TeacherArgs),
     /// Distil a student from a trained teacher, or train it from scratch (--scratch).
     Student(StudentArgs),
+    /// The paper's MNIST experiments (Hinton, Vinyals & Dean 2015, §3): a regularised teacher,
+    /// 800-800 students from scratch and distilled at T = 20, omitted-class transfer sets and
+    /// their bias correction, beside the paper's numbers.
+    Paper(PaperArgs),
     /// Evaluate a checkpoint on the test set.
     Eval(EvalArgs),
     /// Load and validate a data set: counts, image shape, per-class counts, mean pixel and
     /// payload checksums.
     Data(DataArgs),
+    /// One distillation step on test images, printed in the order of docs/math.md: logits,
+    /// softmax(z/T), CE, KL, the loss, ∂L/∂z_s as hard + soft part, the 1/T² fall of the soft
+    /// gradient and the paper's eq. 4 limit.
+    Explain(ExplainArgs),
+    /// A model's probabilities at several temperatures for chosen test images, their entropy,
+    /// and soft_targets.png.
+    SoftTargets(SoftTargetsArgs),
+    /// The 10×10 matrix of mean soft targets per true class over the test set, the
+    /// most-confused pairs, and similarity.png.
+    Similarity(SimilarityArgs),
+    /// Central-difference checks of every layer and loss; exits 1 if any fails.
+    Gradcheck(GradcheckArgs),
     /// Grids of runs over seeds: plan, run one job, run all here, report statistics.
     Sweep(SweepArgs),
 }
@@ -56,8 +75,13 @@ fn main() -> ExitCode {
                 Some(Command::Run(args)) => commands::run(args, &stop),
                 Some(Command::Teacher(args)) => commands::teacher(args, &stop),
                 Some(Command::Student(args)) => commands::student(args, &stop),
+                Some(Command::Paper(args)) => commands::paper(args),
                 Some(Command::Eval(args)) => commands::eval(args),
                 Some(Command::Data(args)) => commands::data(args),
+                Some(Command::Explain(args)) => commands::explain(args),
+                Some(Command::SoftTargets(args)) => commands::soft_targets(args),
+                Some(Command::Similarity(args)) => commands::similarity(args),
+                Some(Command::Gradcheck(args)) => commands::gradcheck(args),
                 Some(Command::Sweep(args)) => cli::sweep::sweep(args, cli.threads, &stop),
             })
         });

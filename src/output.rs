@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::atomic::is_temp_file;
 use crate::error::{Error, Result};
 use crate::lock::{FolderLock, LOCK_FILE};
 
@@ -63,7 +64,8 @@ pub fn fresh_dir(requested: Option<&Path>) -> Result<OutputDir> {
 }
 
 /// The folder of an interrupted run or training, to continue it: it must exist. Locked before
-/// returning.
+/// returning; the temporary files of writes the interrupted process did not finish are removed
+/// (no one else writes there while we hold the lock).
 ///
 /// # Errors
 /// [`Error::Missing`] when `dir` is not a folder; [`Error::Locked`]; I/O errors.
@@ -74,7 +76,15 @@ pub fn resume_dir(dir: &Path) -> Result<OutputDir> {
             hint: Some("--resume takes the output folder of an interrupted run".into()),
         });
     }
-    OutputDir::lock(dir.to_path_buf())
+    let out = OutputDir::lock(dir.to_path_buf())?;
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if is_temp_file(&name) {
+            fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    Ok(out)
 }
 
 /// A folder for a single training's files: `requested` (created if missing, other files in it
@@ -156,7 +166,18 @@ mod tests {
             }
         }
         drop(held);
+        fs::write(out.join(".report.json.12345.tmp"), b"half").unwrap();
+        fs::write(out.join("report.json"), b"kept").unwrap();
         resume_dir(&out).unwrap();
+        let left: Vec<_> = fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            left,
+            ["report.json"],
+            "the dead writer's temp file is removed"
+        );
         assert!(matches!(
             resume_dir(&dir.path().join("absent")),
             Err(Error::Missing { .. })

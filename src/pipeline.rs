@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::{ModelConfig, TrainConfig};
+use crate::config::{ModelConfig, ModelFlags, TrainConfig};
 use crate::data::CLASSES;
 use crate::error::Result;
 use crate::experiment::{
     load_model, model_report, save_model_once, student_seed, train_distilled, train_plain,
-    Prepared, Trained,
+    versions, Prepared, Trained,
 };
 use crate::loss::DistillLoss;
 use crate::metrics::{class_roc_curve, RocCurve};
@@ -42,7 +42,8 @@ pub struct RunConfig {
     /// run writes the bytes of an uninterrupted one.
     #[serde(skip)]
     pub resume: bool,
-    /// Fit settings shared by the three trainings.
+    /// Fit settings shared by the three trainings; its regularisation (input dropout, max-norm,
+    /// jitter) applies to the teacher only.
     pub train: TrainConfig,
     /// The teacher's shape (784-1200-1200-10, dropout 0.5).
     pub teacher: ModelConfig,
@@ -73,12 +74,17 @@ pub struct RunOutcome {
 /// [`Error::Interrupted`](crate::Error::Interrupted) when `stop` was requested.
 pub fn run(config: &RunConfig, progress: Progress, stop: &Stop) -> Result<RunOutcome> {
     config.train.validate()?;
-    config.teacher.validate()?;
-    config.student.validate()?;
+    config.teacher.validate_as(ModelFlags::TEACHER)?;
+    config.student.validate_as(ModelFlags::STUDENT)?;
     config.distill.validate()?;
     let data = Prepared::load(&config.data_dir, &config.train)?;
-    config.teacher.validate_for(data.input_size(), CLASSES)?;
-    config.student.validate_for(data.input_size(), CLASSES)?;
+    let input = data.input_size();
+    config
+        .teacher
+        .validate_for_as(input, CLASSES, ModelFlags::TEACHER)?;
+    config
+        .student
+        .validate_for_as(input, CLASSES, ModelFlags::STUDENT)?;
     let teacher_path = config.teacher_checkpoint.as_deref();
     let reused_teacher = teacher_path
         .map(|p| load_model(p, data.input_size()))
@@ -107,12 +113,13 @@ pub fn run(config: &RunConfig, progress: Progress, stop: &Stop) -> Result<RunOut
     };
     save("teacher.safetensors", &teacher.model)?;
 
+    let student_train = config.train.unregularised();
     let (distilled, _) = train_distilled(
         &data,
         &teacher.model,
         &config.student,
         &config.distill,
-        &config.train,
+        &student_train,
         progress,
         Some(&store),
     )?;
@@ -121,7 +128,7 @@ pub fn run(config: &RunConfig, progress: Progress, stop: &Stop) -> Result<RunOut
     let scratch = train_plain(
         &data,
         &config.student,
-        &config.train,
+        &student_train,
         student_seed(config.train.seed),
         "scratch",
         progress,
@@ -272,16 +279,4 @@ fn data_summary(data: &Prepared) -> serde_json::Value {
         "train_per_class": per_class(data.train.labels()),
         "test_per_class": per_class(data.test.labels()),
     })
-}
-
-fn versions() -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("distill".to_string(), env!("CARGO_PKG_VERSION").to_string()),
-        ("arch".to_string(), std::env::consts::ARCH.to_string()),
-        ("os".to_string(), std::env::consts::OS.to_string()),
-        (
-            "threads".to_string(),
-            rayon::current_num_threads().to_string(),
-        ),
-    ])
 }

@@ -38,10 +38,21 @@ fn one_step_matches_the_closed_form() {
 
 #[test]
 fn several_steps_match_the_bias_corrected_textbook_form() {
-    // Independent loop in the paper's / PyTorch's form: m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ),
-    // θ ← θ − lr·m̂/(√v̂ + ε_torch) with ε_torch = ε/√(1−β₂ᵗ) (the equivalence in the module docs).
+    check_against_textbook(|_| 0.01);
+}
+
+#[test]
+fn a_learning_rate_changed_between_steps_scales_only_the_later_steps() {
+    // What a schedule does: set_learning_rate before a step; the moments and t carry on.
+    check_against_textbook(|step| 0.01 * 0.5f64.powi(step as i32 / 2));
+}
+
+/// Six steps of Adam with learning rate `lr(step)` against an independent loop in the paper's /
+/// PyTorch's form: m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ), θ ← θ − lr_t·m̂/(√v̂ + ε_torch) with
+/// ε_torch = ε/√(1−β₂ᵗ) (the equivalence in the module docs).
+fn check_against_textbook(lr: impl Fn(usize) -> f64) {
     let c = AdamConfig {
-        learning_rate: 0.01,
+        learning_rate: lr(1),
         beta1: 0.8,
         beta2: 0.99,
         epsilon: 1e-5,
@@ -56,6 +67,7 @@ fn several_steps_match_the_bias_corrected_textbook_form() {
     let mut v = m.clone();
     let mut adam = Adam::<f64>::new(c);
     for step in 1..=6 {
+        adam.set_learning_rate(lr(step));
         adam.begin_step();
         // slots visited out of order: moments are allocated lazily per slot
         for slot in [2, 0, 1] {
@@ -70,7 +82,7 @@ fn several_steps_match_the_bias_corrected_textbook_form() {
                 v[slot][i] = c.beta2 * v[slot][i] + (1.0 - c.beta2) * g[i] * g[i];
                 let m_hat = m[slot][i] / (1.0 - c.beta1.powi(t));
                 let v_hat = v[slot][i] / (1.0 - c.beta2.powi(t));
-                reference[slot][i] -= c.learning_rate * m_hat / (v_hat.sqrt() + eps_torch);
+                reference[slot][i] -= lr(step) * m_hat / (v_hat.sqrt() + eps_torch);
             }
         }
         for (p, r) in params.iter().flatten().zip(reference.iter().flatten()) {
@@ -121,7 +133,7 @@ fn identical_for_any_thread_count_and_to_a_serial_loop() {
         })
     };
     let one = run(1);
-    for threads in [2, 3] {
+    for threads in [2, 3, 4, 16] {
         assert!(
             run(threads)
                 .iter()

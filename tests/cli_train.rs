@@ -19,28 +19,55 @@ fn refused(args: &[&str]) -> String {
 }
 
 #[test]
-fn bad_values_are_refused_before_any_work() {
+fn bad_values_are_refused_before_any_work_naming_the_flag_as_typed() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("never");
     let o = out.to_str().unwrap();
-    let cases: [(&[&str], &str); 11] = [
-        (&["teacher", "--hidden", "100000,100000"], "parameters"),
-        (&["run", "--temperature", "0"], "temperature"),
-        (&["run", "--temperature", "-1"], "temperature"),
-        (&["run", "--alpha", "1.5"], "alpha"),
-        (&["run", "--batch-size", "0"], "batch-size"),
-        (&["run", "--validation-split", "1"], "validation-split"),
-        (&["run", "--student-hidden", "300,0"], "hidden"),
-        (&["teacher", "--hidden", "0"], "hidden"),
-        (&["teacher", "--dropout", "1"], "dropout"),
-        (&["student", "--scratch", "--epochs", "0"], "epochs"),
-        (&["run", "--threads", "0"], "threads"),
+    // (arguments, the flag the message must name, with its dashes)
+    let cases: &[(&[&str], &str)] = &[
+        (&["teacher", "--hidden", "100000,100000"], "--hidden"),
+        (&["teacher", "--hidden", "0"], "--hidden"),
+        (&["teacher", "--dropout", "1"], "--dropout"),
+        (&["teacher", "--dropout", "NaN"], "--dropout"),
+        (&["student", "--scratch", "--epochs", "0"], "--epochs"),
+        (&["student", "--scratch", "--hidden", "300,0"], "--hidden"),
+        (&["run", "--temperature", "0"], "--temperature"),
+        (&["run", "--temperature", "-1"], "--temperature"),
+        (&["run", "--temperature", "NaN"], "--temperature"),
+        (&["run", "--alpha", "1.5"], "--alpha"),
+        (&["run", "--alpha", "-0.5"], "--alpha"),
+        (&["run", "--alpha", "NaN"], "--alpha"),
+        (&["run", "--learning-rate", "NaN"], "--learning-rate"),
+        (&["run", "--learning-rate", "-0.001"], "--learning-rate"),
+        (&["run", "--batch-size", "0"], "--batch-size"),
+        (&["run", "--validation-split", "1"], "--validation-split"),
+        (&["run", "--validation-split", "-0.1"], "--validation-split"),
+        (&["run", "--validation-split", "NaN"], "--validation-split"),
+        (&["run", "--train-limit", "0"], "--train-limit"),
+        (
+            &["run", "--train-limit", "1", "--validation-split", "0.5"],
+            "--validation-split",
+        ),
+        (&["run", "--student-hidden", "300,0"], "--student-hidden"),
+        (&["run", "--student-dropout", "-0.1"], "--student-dropout"),
+        (&["run", "--teacher-hidden", "0"], "--teacher-hidden"),
+        (
+            &["run", "--teacher-hidden", "100000,100000"],
+            "--teacher-hidden",
+        ),
+        (&["run", "--teacher-dropout", "NaN"], "--teacher-dropout"),
+        (&["run", "--threads", "0"], "--threads"),
+        (&["--student-hidden", "0"], "--student-hidden"), // `distill` alone is `distill run`
     ];
-    for (args, needle) in cases {
+    for &(args, flag) in cases {
         let mut args = args.to_vec();
         args.extend(["--out", o]);
         let err = refused(&args);
-        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(
+            err.starts_with(&format!("error: invalid {flag}: ")),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(!out.exists(), "{args:?} created the output folder");
     }
     // clap's own parse errors for values of the wrong type

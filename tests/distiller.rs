@@ -92,7 +92,7 @@ fn cached_teacher_logits_equal_a_teacher_run_on_each_batch() {
         dropout: 0.5,
     };
     let quiet = Progress { quiet: true };
-    let teacher = train_plain(&data, &teacher_shape, &config, 5, "teacher", quiet)
+    let teacher = train_plain(&data, &teacher_shape, &config, 5, "teacher", quiet, None)
         .unwrap()
         .model;
     let cache = TeacherLogits::compute(&teacher, &data.train, &data.validation);

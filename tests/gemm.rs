@@ -275,7 +275,7 @@ fn product_bits(
 
 fn assert_bit_identical_across_pools(shape: (usize, usize, usize), layouts: [Layout; 3]) {
     let one = product_bits(1, shape, layouts, 5);
-    for threads in [2, 3] {
+    for threads in [2, 3, 4, 16] {
         let many = product_bits(threads, shape, layouts, 5);
         assert!(
             one == many,
@@ -285,7 +285,7 @@ fn assert_bit_identical_across_pools(shape: (usize, usize, usize), layouts: [Lay
 }
 
 #[test]
-fn odd_shapes_are_bit_identical_for_1_2_3_threads() {
+fn odd_shapes_are_bit_identical_for_1_2_3_4_16_threads() {
     let row_major = [Layout::RowMajor; 3];
     for shape in [
         (333, 517, 131), // M split
@@ -306,7 +306,7 @@ fn odd_shapes_are_bit_identical_for_1_2_3_threads() {
 
 /// The teacher's (784-1200-1200-10, batch 64) forward, dW and dx products.
 #[test]
-fn teacher_shapes_are_bit_identical_for_1_2_3_threads() {
+fn teacher_shapes_are_bit_identical_for_1_2_3_4_16_threads() {
     use Layout::{RowMajor as R, Transposed as T};
     for (shape, layouts) in [
         ((64, 784, 1200), [R, R, R]),  // y1 = x·W1

@@ -91,6 +91,7 @@ fn notebook_run() -> Value {
         config.seed,
         "teacher",
         QUIET,
+        None,
     )
     .unwrap();
     let (distilled, _) = train_distilled(
@@ -100,6 +101,7 @@ fn notebook_run() -> Value {
         &DistillLoss::default(),
         &config,
         QUIET,
+        None,
     )
     .unwrap();
     let scratch = train_plain(
@@ -109,6 +111,7 @@ fn notebook_run() -> Value {
         student_seed(config.seed),
         "scratch",
         QUIET,
+        None,
     )
     .unwrap();
     json!({

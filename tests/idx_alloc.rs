@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use distill::data::idx::read_idx;
 use distill::Error;
-use idx_builder::{gzip, u8_idx};
+use idx_builder::{gzip, noise, u8_idx};
 
 /// The system allocator, remembering the largest request since the last reset.
 struct Largest;
@@ -46,16 +46,8 @@ fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
 #[test]
 fn promised_sizes_are_never_allocated() {
     let dir = tempfile::tempdir().unwrap();
-    // Pseudo-random bytes (xorshift) do not compress: the gzip file is about as big as its content.
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let noise: Vec<u8> = (0..200_000)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect();
+    // Noise does not compress: the gzip file is about as big as its content.
+    let noise = noise(200_000);
     let mb = 1 << 20;
 
     // Promises 2^31 images of 28×28 (1.7 TB): beyond 1032 × the file, rejected from the header.

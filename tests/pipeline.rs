@@ -85,6 +85,7 @@ fn a_quick_run_writes_everything_and_eval_agrees_with_the_report() {
         for key in [
             "test_accuracy",
             "test_errors",
+            "per_class_errors",
             "test_loss",
             "auc",
             "epochs_run",
@@ -101,6 +102,17 @@ fn a_quick_run_writes_everything_and_eval_agrees_with_the_report() {
             "{name}: test accuracy {accuracy} (chance is 0.1)"
         );
         assert_eq!(m["auc"].as_array().unwrap().len(), 10);
+        let per_class: Vec<u64> = m["per_class_errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_u64().unwrap())
+            .collect();
+        assert_eq!(per_class.len(), 10);
+        assert_eq!(
+            per_class.iter().sum::<u64>(),
+            m["test_errors"].as_u64().unwrap()
+        );
 
         let eval = eval_json(&out.join(format!("{name}.safetensors")));
         assert_eq!(eval["test_errors"], m["test_errors"], "{name}");

@@ -16,6 +16,9 @@ fn model(accuracy: f64, errors: usize, auc8: f64, parameters: usize) -> ModelRep
     ModelReport {
         test_accuracy: accuracy,
         test_errors: errors,
+        per_class_errors: (0..10)
+            .map(|d| errors / 10 + usize::from(d < errors % 10))
+            .collect(),
         test_loss: 0.0625,
         auc,
         epochs_run: 12,
@@ -89,6 +92,7 @@ fn json_key_names_are_the_documented_ones() {
             "epochs_run",
             "history",
             "parameters",
+            "per_class_errors",
             "test_accuracy",
             "test_errors",
             "test_loss",

@@ -1,4 +1,5 @@
-//! ROC curves and AUCs against scikit-learn's values and a brute-force pairwise count.
+//! ROC curves and AUCs against scikit-learn's values and a brute-force pairwise count. The
+//! scikit-learn values are printed by `tests/fixtures/make_sklearn_roc_fixtures.py`.
 
 use distill::metrics::{auc, class_roc_curve, macro_average, one_vs_rest_auc, roc_curve};
 use distill::Error;

@@ -35,7 +35,7 @@ fn the_dropout_rate_changes_the_trained_weights() {
             hidden: vec![32],
             dropout,
         };
-        train_plain(&data, &shape, &config, 9, "x", QUIET)
+        train_plain(&data, &shape, &config, 9, "x", QUIET, None)
             .unwrap()
             .model
     });
@@ -99,6 +99,7 @@ fn the_objective_sees_training_mode_logits_of_the_examples_fit_names() {
         &config,
         "spy",
         QUIET,
+        None,
     )
     .unwrap();
 

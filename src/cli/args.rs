@@ -3,10 +3,13 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use distill::config::{ModelConfig, TrainConfig};
-use distill::data::default_data_dir;
+use distill::config::{LrSchedule, ModelConfig, Regularisation, TrainConfig};
+use distill::data::{default_data_dir, TransferSet};
 use distill::loss::{DistillLoss, SoftScale};
+use distill::nn::BiasShift;
+use distill::paper::PaperConfig;
 use distill::pipeline::RunConfig;
+use distill::study::Dtype;
 
 /// Flags shared by every training command.
 #[derive(Args, Debug, Clone)]
@@ -42,6 +45,10 @@ pub struct TrainArgs {
     /// Use only the first N training examples (before the validation split).
     #[arg(long, value_name = "N")]
     pub train_limit: Option<usize>,
+    /// Learning rate over the epochs: constant, or cosine (half a cosine from the learning rate
+    /// down towards 0 over --epochs).
+    #[arg(long, value_enum, default_value_t = LrSchedule::Constant)]
+    pub lr_schedule: LrSchedule,
     /// Print nothing but errors.
     #[arg(long)]
     pub quiet: bool,
@@ -63,6 +70,40 @@ impl TrainArgs {
             learning_rate: self.learning_rate,
             seed: self.seed,
             train_limit: self.train_limit,
+            lr_schedule: self.lr_schedule,
+            regularisation: Regularisation::default(),
+        }
+    }
+}
+
+/// The teacher's regularisers (the 2012 dropout recipe), each off by default.
+#[derive(Args, Debug, Clone)]
+pub struct RegularisationArgs {
+    /// Dropout rate on the input pixels (the 2012 recipe: 0.2).
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        allow_negative_numbers = true,
+        value_name = "P"
+    )]
+    pub input_dropout: f64,
+    /// After every optimiser step, rescale each hidden unit's incoming weight vector to L2 norm
+    /// at most C.
+    #[arg(long, allow_negative_numbers = true, value_name = "C")]
+    pub max_norm: Option<f64>,
+    /// Shift every training image by a random integer offset in [-P, P] along each axis each
+    /// time it is drawn (zero fill); validation and test images are never shifted.
+    #[arg(long, default_value_t = 0, value_name = "PIXELS")]
+    pub jitter: usize,
+}
+
+impl RegularisationArgs {
+    /// The regularisers these flags describe.
+    pub fn regularisation(&self) -> Regularisation {
+        Regularisation {
+            input_dropout: self.input_dropout,
+            max_norm: self.max_norm,
+            jitter: self.jitter,
         }
     }
 }
@@ -118,6 +159,9 @@ impl DistillArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub train: TrainArgs,
+    /// The teacher's regularisers (the students are not regularised).
+    #[command(flatten)]
+    pub regularisation: RegularisationArgs,
     #[command(flatten)]
     pub distill: DistillArgs,
     /// Reuse a trained teacher checkpoint instead of training one.
@@ -154,7 +198,10 @@ impl RunArgs {
             data_dir: self.train.data.clone(),
             out_dir: self.train.out_dir().map(PathBuf::from),
             resume: self.train.resume.is_some(),
-            train: self.train.train_config(),
+            train: TrainConfig {
+                regularisation: self.regularisation.regularisation(),
+                ..self.train.train_config()
+            },
             teacher: ModelConfig {
                 hidden: self.teacher_hidden.clone(),
                 dropout: self.teacher_dropout,
@@ -175,6 +222,8 @@ pub struct TeacherArgs {
     #[command(flatten)]
     pub train: TrainArgs,
     #[command(flatten)]
+    pub regularisation: RegularisationArgs,
+    #[command(flatten)]
     pub model: ModelArgs,
 }
 
@@ -193,6 +242,67 @@ pub struct StudentArgs {
     /// Train the student from scratch with plain cross-entropy (no teacher).
     #[arg(long, conflicts_with = "teacher")]
     pub scratch: bool,
+    /// Drop every training example of these classes from the transfer set (validation and
+    /// test are untouched).
+    #[arg(long, value_delimiter = ',', value_name = "C1,C2,..")]
+    pub transfer_omit: Vec<u8>,
+    /// Keep only the training examples of these classes in the transfer set.
+    #[arg(long, value_delimiter = ',', value_name = "C1,C2,..")]
+    pub transfer_only: Vec<u8>,
+    /// After training, add DELTA to the output bias of CLASS and save that model separately as
+    /// <name>_shifted.safetensors (the unshifted one is kept).
+    #[arg(
+        long,
+        value_name = "CLASS=DELTA[,CLASS=DELTA]",
+        allow_hyphen_values = true
+    )]
+    pub bias_shift: Option<BiasShift>,
+}
+
+impl StudentArgs {
+    /// The transfer set these flags describe.
+    pub fn transfer_set(&self) -> TransferSet {
+        TransferSet {
+            omit: self.transfer_omit.clone(),
+            only: self.transfer_only.clone(),
+        }
+    }
+}
+
+/// Arguments of `distill paper`.
+#[derive(Args, Debug, Clone)]
+pub struct PaperArgs {
+    /// Folder of the four MNIST IDX files (raw or .gz).
+    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
+    pub data: PathBuf,
+    /// Output folder [default: a new folder under runs/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The same steps on 3,000 training images and 2 epochs per model (under a minute).
+    #[arg(long)]
+    pub quick: bool,
+    /// Seed of every model's weights, dropout masks, shuffles and jitter.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Reuse a trained teacher checkpoint instead of training one.
+    #[arg(long, value_name = "CKPT")]
+    pub teacher: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl PaperArgs {
+    /// The settings these flags describe.
+    pub fn paper_config(&self) -> PaperConfig {
+        PaperConfig {
+            data_dir: self.data.clone(),
+            out_dir: self.out.clone(),
+            quick: self.quick,
+            seed: self.seed,
+            teacher_checkpoint: self.teacher.clone(),
+        }
+    }
 }
 
 /// Arguments of `distill eval`.
@@ -216,4 +326,90 @@ pub struct DataArgs {
     /// t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each raw or .gz.
     #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
     pub data: PathBuf,
+}
+
+/// Arguments of `distill explain`.
+#[derive(Args, Debug, Clone)]
+pub struct ExplainArgs {
+    /// The teacher checkpoint [default: a freshly initialised 784-1200-1200-10, said so].
+    #[arg(long, value_name = "CKPT")]
+    pub teacher: Option<PathBuf>,
+    /// The student checkpoint [default: a freshly initialised 784-300-10, said so].
+    #[arg(long, value_name = "CKPT")]
+    pub student: Option<PathBuf>,
+    /// Test image(s) to explain; several, comma-separated, make a tiny batch.
+    #[arg(long, value_delimiter = ',', default_value = "0", value_name = "I,..")]
+    pub index: Vec<usize>,
+    #[command(flatten)]
+    pub distill: DistillArgs,
+    /// Folder of the four MNIST IDX files.
+    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
+    pub data: PathBuf,
+    /// Print one JSON object instead of the text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `distill soft-targets`.
+#[derive(Args, Debug, Clone)]
+pub struct SoftTargetsArgs {
+    /// The model whose soft targets are shown.
+    #[arg(value_name = "CKPT")]
+    pub checkpoint: PathBuf,
+    /// Test images, comma-separated [default: the first 3 the model gets wrong, then the first
+    /// 3 it gets right].
+    #[arg(long, value_delimiter = ',', value_name = "I,..")]
+    pub index: Option<Vec<usize>>,
+    /// Temperatures, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,2,5,10,20",
+        allow_negative_numbers = true,
+        value_name = "T,.."
+    )]
+    pub temperature: Vec<f64>,
+    /// Folder of the four MNIST IDX files.
+    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
+    pub data: PathBuf,
+    /// Output folder for soft_targets.png [default: a new folder under runs/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object ({"images": [{"index", "label", "probabilities": {"T": [..]}}]}).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `distill similarity`.
+#[derive(Args, Debug, Clone)]
+pub struct SimilarityArgs {
+    /// The model whose class similarities are measured.
+    #[arg(value_name = "CKPT")]
+    pub checkpoint: PathBuf,
+    /// Softmax temperature T of the soft targets.
+    #[arg(long, default_value_t = distill::study::similarity::DEFAULT_TEMPERATURE, allow_negative_numbers = true)]
+    pub temperature: f64,
+    /// Folder of the four MNIST IDX files.
+    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
+    pub data: PathBuf,
+    /// Output folder for similarity.png [default: a new folder under runs/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object ({"temperature": T, "matrix": [[10 numbers] x 10], ...}).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `distill gradcheck`.
+#[derive(Args, Debug, Clone)]
+pub struct GradcheckArgs {
+    /// Seed of the random inputs.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Element type the checked code runs in (f32 shows why checks run in f64).
+    #[arg(long, value_enum, default_value_t = Dtype::F64)]
+    pub dtype: Dtype,
+    /// Print one JSON object ({"dtype", "checks": [{"op", "parameter", "max_abs_error", ...}]}).
+    #[arg(long)]
+    pub json: bool,
 }

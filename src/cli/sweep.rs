@@ -99,7 +99,7 @@ pub struct PlanArgs {
     #[arg(long, default_value = "04:00:00", value_name = "TIME")]
     pub slurm_time: String,
     /// Slurm CPUs per task (each task runs with as many --threads).
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    #[arg(long, default_value_t = 1, value_name = "N")]
     pub slurm_cpus: usize,
 }
 
@@ -173,9 +173,11 @@ pub struct SweepRunArgs {
     /// The sweep folder.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
-    /// Worker processes at a time; each gets --threads threads [default: cores / N].
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub jobs: usize,
+    /// Worker processes at a time [default: one per core]; each gets --threads threads
+    /// [default: cores / N, at least 1]. One single-threaded worker per core had the higher
+    /// throughput here (docs/sweeps.md).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -243,10 +245,7 @@ fn plan(args: &PlanArgs) -> Result<()> {
     emit(&dir, &exe, &plan, &slurm)?;
     if !args.train.quiet {
         println!("planned {} jobs in {}", plan.jobs.len(), dir.display());
-        println!(
-            "run them here:    distill sweep run {} --jobs 2",
-            dir.display()
-        );
+        println!("run them here:    distill sweep run {}", dir.display());
         println!(
             "or on Slurm:      {}",
             dir.join("slurm/submit.sh").display()
@@ -304,18 +303,19 @@ fn job(args: &JobArgs, stop: &Stop) -> Result<()> {
 }
 
 fn run(args: &SweepRunArgs, threads: Option<usize>, stop: &Stop) -> Result<()> {
-    if args.jobs == 0 {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let jobs = args.jobs.unwrap_or(cores);
+    if jobs == 0 {
         return Err(Error::InvalidConfig {
             field: "jobs",
             reason: "must be at least 1".into(),
         });
     }
     let plan = Plan::load(&args.dir)?;
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let options = RunOptions {
         exe: std::env::current_exe().map_err(|e| Error::io("distill executable", e))?,
-        jobs: args.jobs,
-        threads: threads.unwrap_or((cores / args.jobs).max(1)),
+        jobs,
+        threads: threads.unwrap_or((cores / jobs).max(1)),
         quiet: args.quiet,
     };
     let summary = run_sweep(&args.dir, &plan, &options, stop)?;

@@ -5,24 +5,30 @@
 //! mnist.rs     a directory of four IDX files -> Mnist { train, test }, cross-checked
 //! split.rs     Split: u8 pixels (n, rows·cols) + labels; train limit, validation split, batches
 //! shuffle.rs   seeded Fisher–Yates, a fresh permutation per epoch
+//! augment.rs   jitter: integer shifts of the u8 image, seeded per (seed, epoch, example)
+//! transfer.rs  transfer sets: a split without some classes, or with only some
 //! checksum.rs  SHA-256 of decoded files against PAYLOAD_SHA256SUMS
 //! summary.rs   the report `distill data` prints
 //! ```
 
 use std::path::PathBuf;
 
+pub mod augment;
 pub mod checksum;
 pub mod idx;
 pub mod mnist;
 pub mod shuffle;
 pub mod split;
 pub mod summary;
+pub mod transfer;
 
+pub use augment::Jitter;
 pub use checksum::{verify_payloads, PayloadCheck};
 pub use mnist::{Mnist, MnistFiles};
 pub use shuffle::shuffled_indices;
 pub use split::{validation_split_at, Split};
 pub use summary::DataSummary;
+pub use transfer::TransferSet;
 
 /// Number of classes (digits 0–9; the ten Fashion-MNIST articles).
 pub const CLASSES: usize = 10;

@@ -2,6 +2,7 @@
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 
+use crate::data::augment::{shift_image, Jitter};
 use crate::data::CLASSES;
 use crate::error::{Error, Result};
 use crate::Scalar;
@@ -148,9 +149,25 @@ impl Split {
     /// # Panics
     /// If `x` is not `(indices.len(), input_size)` or an index is `>= len`.
     #[track_caller]
-    pub fn gather_into<A: Scalar>(
+    pub fn gather_into<A: Scalar>(&self, indices: &[usize], x: ArrayViewMut2<A>, y: &mut Vec<u8>) {
+        self.gather_jittered_into(indices, None, x, y);
+    }
+
+    /// [`gather_into`](Self::gather_into), each image first shifted by its
+    /// [`Jitter::offset`] when `jitter` is given (zero fill; see [`crate::data::augment`]).
+    ///
+    /// ```text
+    /// x[r, :] = shift(pixels[indices[r], :], jitter.offset(indices[r])) / 255
+    /// ```
+    /// The offset depends on the example's index in this split, not on its place in the batch.
+    ///
+    /// # Panics
+    /// As [`gather_into`](Self::gather_into).
+    #[track_caller]
+    pub fn gather_jittered_into<A: Scalar>(
         &self,
         indices: &[usize],
+        jitter: Option<&Jitter>,
         mut x: ArrayViewMut2<A>,
         y: &mut Vec<u8>,
     ) {
@@ -160,10 +177,27 @@ impl Split {
             "x must be (batch, input_size)"
         );
         let scale = byte_scale::<A>();
+        let mut shifted = vec![
+            0u8;
+            if jitter.is_some() {
+                self.input_size()
+            } else {
+                0
+            }
+        ];
         y.clear();
         for (mut row, &i) in x.axis_iter_mut(Axis(0)).zip(indices) {
             let src = self.pixels.row(i);
-            row.zip_mut_with(&src, |xj, &p| *xj = scale[usize::from(p)]);
+            match jitter {
+                None => row.zip_mut_with(&src, |xj, &p| *xj = scale[usize::from(p)]),
+                Some(jitter) => {
+                    let image = src.as_slice().expect("pixels are in standard layout");
+                    shift_image(image, &mut shifted, self.image_shape(), jitter.offset(i));
+                    for (xj, &p) in row.iter_mut().zip(&shifted) {
+                        *xj = scale[usize::from(p)];
+                    }
+                }
+            }
             y.push(self.labels[i]);
         }
     }
@@ -201,6 +235,21 @@ impl Split {
         (!self.pixels.is_empty()).then(|| total as f64 / self.pixels.len() as f64)
     }
 
+    /// The examples whose label satisfies `keep`, in their order, copied.
+    ///
+    /// ```text
+    /// filter(keep) = [examples[i] for i in 0..len if keep(labels[i])]
+    /// ```
+    pub fn filter_labels(&self, keep: impl Fn(u8) -> bool) -> Split {
+        let rows: Vec<usize> = (0..self.len()).filter(|&i| keep(self.labels[i])).collect();
+        Split {
+            pixels: self.pixels.select(Axis(0), &rows),
+            labels: rows.iter().map(|&i| self.labels[i]).collect(),
+            rows: self.rows,
+            cols: self.cols,
+        }
+    }
+
     /// Examples `start .. end`, copied.
     fn slice(&self, start: usize, end: usize) -> Split {
         Split {
@@ -221,11 +270,11 @@ impl Split {
 /// ```
 ///
 /// # Errors
-/// [`Error::InvalidConfig`] (field `validation_split`) when `fraction` is outside `[0, 1)` or
+/// [`Error::InvalidConfig`] (field `validation-split`) when `fraction` is outside `[0, 1)` or
 /// NaN, or when Keras would refuse the split because one side would be empty.
 pub fn validation_split_at(len: usize, fraction: f64) -> Result<usize> {
     let invalid = |reason: String| Error::InvalidConfig {
-        field: "validation_split",
+        field: "validation-split",
         reason,
     };
     if !(0.0..1.0).contains(&fraction) {

@@ -5,7 +5,8 @@ use std::fmt;
 use ndarray::{Array1, Array2, ArrayView2, Zip};
 
 use super::assert_labels;
-use super::kl::kl_term;
+use super::cross_entropy::cross_entropy;
+use super::kl::{kl_divergence, kl_term};
 use super::softmax::log_softmax_row;
 use crate::{Error, Result, Scalar};
 
@@ -86,6 +87,15 @@ pub struct DistillTerms<A> {
     pub total: A,
     /// `dL/dz_s = [α·(q − onehot(y)) + (1−α)·(s/T)·(p_s − p_t)] / B`, shape `(B, N)`.
     pub dz_s: Array2<A>,
+}
+
+/// `dL/dz_s` split into the part from the hard labels and the part from the soft targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradientParts<A> {
+    /// `α·(q − onehot(y))/B`, shape `(B, N)`.
+    pub hard: Array2<A>,
+    /// `(1−α)·(s/T)·(p_s − p_t)/B`, shape `(B, N)`.
+    pub soft: Array2<A>,
 }
 
 impl DistillLoss {
@@ -177,6 +187,37 @@ impl DistillLoss {
             dz_s,
         }
     }
+
+    /// The two parts of `dL/dz_s` separately, from the losses they come from.
+    ///
+    /// ```text
+    /// hard = α·dCE/dz_s            = α·(q − onehot(y))/B            (cross_entropy)
+    /// soft = (1−α)·s·dKL/dz_s      = (1−α)·(s/T)·(p_s − p_t)/B      (kl_divergence)
+    /// hard + soft = dz_s of compute (up to rounding: compute sums them per element in one pass)
+    /// shapes  z_s: (B, N)   z_t: (B, N)   labels: (B)   hard, soft: (B, N)
+    /// ```
+    /// For showing the balance of the two terms (`distill explain`); training uses [`compute`].
+    ///
+    /// [`compute`]: DistillLoss::compute
+    ///
+    /// # Panics
+    /// As [`DistillLoss::compute`].
+    #[track_caller]
+    pub fn gradient_parts<A: Scalar>(
+        &self,
+        z_s: ArrayView2<A>,
+        z_t: ArrayView2<A>,
+        labels: &[u8],
+    ) -> GradientParts<A> {
+        if let Err(e) = self.validate() {
+            panic!("DistillLoss::gradient_parts on an invalid config: {e}");
+        }
+        let s = self.soft_scale.factor(self.temperature);
+        let hard = cross_entropy(z_s, labels).dz * A::of(self.alpha); // α(q − onehot)/B
+        let t = A::of(self.temperature);
+        let soft = kl_divergence(z_t, z_s, t).dz * A::of((1.0 - self.alpha) * s); // (1−α)s(p_s − p_t)/(T·B)
+        GradientParts { hard, soft }
+    }
 }
 
 #[cfg(test)]
@@ -213,6 +254,31 @@ mod tests {
                 let dz = &ce.dz * alpha + &kl.dz * ((1.0 - alpha) * s);
                 for (a, b) in terms.dz_s.iter().zip(&dz) {
                     assert!((a - b).abs() < 1e-15, "{a} vs {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gradient_parts_add_up_to_compute() {
+        let (z_s, z_t, y) = logits();
+        for soft_scale in [SoftScale::One, SoftScale::TSquared] {
+            for alpha in [0.0, 0.3, 1.0] {
+                let loss = DistillLoss {
+                    alpha,
+                    temperature: 3.0,
+                    soft_scale,
+                };
+                let parts = loss.gradient_parts(z_s.view(), z_t.view(), &y);
+                let dz = loss.compute(z_s.view(), z_t.view(), &y).dz_s;
+                for ((h, s), d) in parts.hard.iter().zip(&parts.soft).zip(&dz) {
+                    assert!((h + s - d).abs() < 1e-15, "{h} + {s} vs {d}");
+                }
+                if alpha == 1.0 {
+                    assert!(parts.soft.iter().all(|&s| s == 0.0));
+                }
+                if alpha == 0.0 {
+                    assert!(parts.hard.iter().all(|&h| h == 0.0));
                 }
             }
         }

@@ -19,7 +19,7 @@ mod softmax;
 use ndarray::Array2;
 
 pub use cross_entropy::cross_entropy;
-pub use distill::{DistillLoss, DistillTerms, SoftScale};
+pub use distill::{DistillLoss, DistillTerms, GradientParts, SoftScale};
 pub use kl::kl_divergence;
 pub use softmax::{log_softmax, log_softmax_backward, softmax, softmax_backward};
 

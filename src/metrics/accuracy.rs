@@ -103,6 +103,30 @@ pub fn confusion_matrix(pred: &[u8], labels: &[u8], classes: usize) -> Array2<us
     m
 }
 
+/// Misclassified examples of each true class, from a confusion matrix.
+///
+/// ```text
+/// errors[t] = Σ_p M[t, p] − M[t, t]          Σ_t errors[t] = total errors
+/// shapes  M: (classes, classes)   errors: (classes)
+/// ```
+///
+/// # Panics
+/// If `confusion` is not square.
+#[track_caller]
+pub fn per_class_errors(confusion: ArrayView2<usize>) -> Vec<usize> {
+    assert_eq!(
+        confusion.nrows(),
+        confusion.ncols(),
+        "a confusion matrix is square"
+    );
+    confusion
+        .rows()
+        .into_iter()
+        .enumerate()
+        .map(|(t, row)| row.sum() - row[t]) // off-diagonal of row t
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +160,8 @@ mod tests {
         assert_eq!(m, array![[1, 0, 0], [0, 2, 1], [1, 0, 1]]);
         assert_eq!(m.sum(), 6);
         assert_eq!(m.diag().sum(), 6 - error_count(&pred, &labels));
+        // class 1: one of its three examples called 2; class 2: one of two called 0
+        assert_eq!(per_class_errors(m.view()), vec![0, 1, 1]);
     }
 
     #[test]

@@ -40,6 +40,15 @@ pub fn mask_stream(seed: u64) -> MaskRng {
     rng
 }
 
+/// The input-dropout stream of a seed: `Xoshiro256PlusPlus::seed_from_u64(seed)` advanced by
+/// two `long_jump`s, so it overlaps neither the weight-initialisation stream nor
+/// [`mask_stream`] of the same seed (each is 2¹⁹² steps from the next).
+pub fn input_mask_stream(seed: u64) -> MaskRng {
+    let mut rng = mask_stream(seed);
+    rng.long_jump();
+    rng
+}
+
 /// Inverted dropout with rate `p` (the probability of DROPPING a unit).
 #[derive(Debug, Clone)]
 pub struct Dropout<A> {

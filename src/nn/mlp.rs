@@ -1,7 +1,7 @@
 //! A multilayer perceptron: Dense → ReLU → Dropout for each hidden layer, then a Dense output.
 //!
 //! ```text
-//! sizes [D_0, D_1, …, D_L]        h_0 = x
+//! sizes [D_0, D_1, …, D_L]        h_0 = dropout_in(x)      (the identity unless input dropout)
 //! z_l = h_{l−1}·W_l + b_l                                   l = 1..L
 //! h_l = dropout(relu(z_l))                                  hidden layers, l < L
 //! logits = z_L                                              no activation, no dropout
@@ -37,7 +37,7 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::dense::Dense;
-use super::dropout::{mask_stream, Dropout, MaskRng};
+use super::dropout::{input_mask_stream, mask_stream, Dropout, MaskRng};
 use super::relu::{relu_backward, relu_forward};
 use super::{Gradients, Mode};
 use crate::scalar::Scalar;
@@ -49,6 +49,10 @@ pub const PREDICT_CHUNK: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct Mlp<A> {
     layers: Vec<Dense<A>>,
+    /// Dropout on the input pixels (rate 0, the identity, unless [`Mlp::with_input_dropout`]).
+    input_dropout: Dropout<A>,
+    /// Its own mask stream, [`input_mask_stream`]`(seed)`.
+    input_rng: MaskRng,
     /// One per hidden layer, applied after its ReLU.
     dropouts: Vec<Dropout<A>>,
     rate: f64,
@@ -136,6 +140,8 @@ impl<A: Scalar> Mlp<A> {
         Mlp {
             input: Array2::zeros((0, layers[0].d_in())),
             layers,
+            input_dropout: Dropout::new(0.0),
+            input_rng: input_mask_stream(seed),
             dropouts,
             rate,
             rng: mask_stream(seed),
@@ -144,6 +150,28 @@ impl<A: Scalar> Mlp<A> {
             grads,
             batch: None,
         }
+    }
+
+    /// The same MLP with dropout of rate `p` on its input (the 2012 recipe's 0.2), its masks
+    /// drawn from [`input_mask_stream`]`(seed)`, a stream of its own: the hidden layers' masks
+    /// are the same with or without it.
+    ///
+    /// ```text
+    /// h_0 = x ⊙ m_0/(1−p),  m_0 ~ Bernoulli(1−p)   in Train;   h_0 = x in Eval
+    /// ```
+    /// With `p = 0` the input layer is the identity and draws nothing.
+    ///
+    /// # Panics
+    /// If `p` is not in `[0, 1)`.
+    #[track_caller]
+    pub fn with_input_dropout(mut self, p: f64) -> Self {
+        self.input_dropout = Dropout::new(p);
+        self
+    }
+
+    /// The input dropout rate (0 when there is none).
+    pub fn input_dropout(&self) -> f64 {
+        self.input_dropout.rate()
     }
 
     /// `[input, hidden…, output]`.
@@ -173,6 +201,12 @@ impl<A: Scalar> Mlp<A> {
     /// forward so each perturbed evaluation sees the same (frozen) masks.
     pub fn reseed_dropout(&mut self, seed: u64) {
         self.rng = mask_stream(seed);
+        self.input_rng = input_mask_stream(seed);
+    }
+
+    /// The dense layers, input first, to edit in place (a max-norm projection, a bias shift).
+    pub fn layers_mut(&mut self) -> &mut [Dense<A>] {
+        &mut self.layers
     }
 
     /// The dropout mask stream where the next Train forward will draw (a training state saves
@@ -217,7 +251,7 @@ impl<A: Scalar> Mlp<A> {
     ///
     /// ```text
     /// shapes  x: (B, D_0)   logits: (B, D_L)
-    /// h_0 = x    h_l = dropout(relu(h_{l−1}·W_l + b_l))    logits = h_{L−1}·W_L + b_L
+    /// h_0 = dropout_in(x)    h_l = dropout(relu(h_{l−1}·W_l + b_l))    logits = h_{L−1}·W_L + b_L
     /// ```
     /// In [`Mode::Train`] each hidden dropout draws a fresh mask from the Mlp's stream; in
     /// [`Mode::Eval`] dropout is the identity (and backward still works).
@@ -229,7 +263,9 @@ impl<A: Scalar> Mlp<A> {
         self.assert_input_width(x, "forward");
         let b = x.nrows();
         self.reserve(b);
-        self.input.slice_mut(s![..b, ..]).assign(&x); // cached for layer 1's dW
+        let mut input = self.input.slice_mut(s![..b, ..]);
+        input.assign(&x); // cached for layer 1's dW
+        self.input_dropout.forward(input, mode, &mut self.input_rng); // h_0 = x ⊙ m_0/(1−p)
         let last = self.layers.len() - 1;
         for l in 0..=last {
             let (before, rest) = self.outputs.split_at_mut(l);

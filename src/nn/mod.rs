@@ -19,12 +19,14 @@ pub enum Gradients {
     Overwrite,
 }
 
+pub mod bias_shift;
 pub mod dense;
 pub mod dropout;
 pub mod mlp;
 pub mod relu;
 
+pub use bias_shift::BiasShift;
 pub use dense::Dense;
-pub use dropout::{mask_stream, Dropout, MaskRng};
+pub use dropout::{input_mask_stream, mask_stream, Dropout, MaskRng};
 pub use mlp::{Mlp, PREDICT_CHUNK};
 pub use relu::{relu_backward, relu_forward};

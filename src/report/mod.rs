@@ -10,8 +10,9 @@ mod table;
 
 pub use markdown::{render_markdown, write_report_md};
 pub use plots::{
-    plot_errors_vs_temperature, plot_heatmap, plot_logit_scatter, plot_loss_curves, plot_roc,
-    plot_samples, Heatmap, Phase, Series, TemperatureSeries,
+    plot_bias_shift, plot_errors_vs_temperature, plot_heatmap, plot_logit_scatter,
+    plot_loss_curves, plot_per_class_errors, plot_roc, plot_samples, Heatmap, Phase, Series,
+    ShiftCurve, TemperatureSeries,
 };
 pub use summary::{
     read_report_json, write_json, write_report_json, ModelReport, Report, ROC_DIGIT,

@@ -12,15 +12,21 @@
 mod heatmap;
 mod logits;
 mod loss;
+mod paper;
 mod roc;
 mod samples;
+mod similarity;
+mod soft_targets;
 mod temperature;
 
 pub use heatmap::{plot_heatmap, Heatmap};
 pub use logits::plot_logit_scatter;
 pub use loss::{plot_loss_curves, Phase, Series};
+pub use paper::{plot_bias_shift, plot_per_class_errors, ShiftCurve};
 pub use roc::{plot_roc, FPR_FLOOR};
 pub use samples::plot_samples;
+pub use similarity::plot_similarity;
+pub use soft_targets::{plot_soft_targets, SoftTargetPanel};
 pub use temperature::{plot_errors_vs_temperature, TemperatureSeries};
 
 use std::path::Path;

@@ -35,6 +35,9 @@ pub struct ModelReport {
     pub test_accuracy: f64,
     /// Number of misclassified test examples.
     pub test_errors: usize,
+    /// Misclassified test examples of each true class 0..9 (they sum to `test_errors`).
+    #[serde(default)]
+    pub per_class_errors: Vec<usize>,
     /// Mean cross-entropy on the test set at `T = 1`.
     pub test_loss: f64,
     /// One-vs-rest AUC of digits 0..9 on `softmax(z)` at `T = 1`.

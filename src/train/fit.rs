@@ -2,10 +2,13 @@
 //!
 //! ```text
 //! for epoch in 1..=E:
+//!     lr_e = schedule(lr, epoch, E)                    constant unless --lr-schedule
 //!     for each batch of a seeded shuffle of the training part:
+//!         x  = gather(batch), each image jittered      only with --jitter
 //!         z  = model.forward(x, Train)               logits, dropout active
 //!         L, ∂L/∂z = objective(z, y)                  mean over the batch
 //!         model.backward(∂L/∂z); Adam step            this batch's gradients only (overwritten)
+//!         W_l ← max_norm(W_l, C), hidden layers       only with --max-norm
 //!     val = objective(model.forward(x_val, Eval))     the same loss on the validation part
 //!     if val < best: best = val, keep weights, wait = 0
 //!     else wait += 1; stop when wait ≥ patience       (min_delta 0, strict improvement)
@@ -20,11 +23,11 @@ use std::time::Instant;
 use ndarray::{s, Array2};
 
 use crate::config::TrainConfig;
-use crate::data::{shuffled_indices, Split};
+use crate::data::{shuffled_indices, Jitter, Split};
 use crate::error::{Error, Result};
 use crate::metrics::{error_count, predictions};
 use crate::nn::{Gradients, Mlp, Mode};
-use crate::optim::{Adam, AdamConfig};
+use crate::optim::{max_norm_columns, Adam, AdamConfig};
 use crate::train::early_stopping::Verdict;
 use crate::train::inference::logits;
 use crate::train::objective::{Objective, Part};
@@ -101,15 +104,30 @@ pub fn fit(
     let mut y = Vec::with_capacity(batch);
     let batches = train.len().div_ceil(batch);
     let started = Instant::now();
+    let regularisation = config.regularisation;
 
     while state.epoch <= config.epochs {
         let epoch = state.epoch;
         let epoch_start = Instant::now();
+        if !config.lr_schedule.is_constant() {
+            let lr = config
+                .lr_schedule
+                .rate(config.learning_rate, epoch, config.epochs);
+            adam.set_learning_rate(lr);
+            if state.batches_done == 0 {
+                push(&mut state.history, "learning_rate", lr); // once per epoch, not again on resume
+            }
+        }
+        let jitter = (regularisation.jitter > 0).then_some(Jitter {
+            pixels: regularisation.jitter,
+            seed: config.seed,
+            epoch: epoch as u64,
+        });
         let order = shuffled_indices(train.len(), config.seed, epoch as u64);
         let bar = progress.epoch(&format!("{label} {epoch}/{}", config.epochs), batches);
         for (b, indices) in order.chunks(batch).enumerate().skip(state.batches_done) {
             let mut xb = x.slice_mut(s![..indices.len(), ..]);
-            train.gather_into(indices, xb.view_mut(), &mut y);
+            train.gather_jittered_into(indices, jitter.as_ref(), xb.view_mut(), &mut y);
             let z = model.forward(xb.view(), Mode::Train);
             state.correct += count_correct(z, &y);
             let loss = objective.batch(z, &y, indices, Part::Train);
@@ -123,6 +141,12 @@ pub fn fit(
             model.backward_with(loss.dz.view(), Gradients::Overwrite); // fresh dW, db
             adam.begin_step();
             model.visit_parameters(|slot, p, g| adam.update(slot, p, g));
+            if let Some(c) = regularisation.max_norm {
+                let hidden = model.layers().len() - 1;
+                for layer in &mut model.layers_mut()[..hidden] {
+                    max_norm_columns(layer.weight.view_mut(), c); // ‖W[:, j]‖ ≤ C
+                }
+            }
             for (sum, term) in state.sums.iter_mut().zip(&loss.terms) {
                 *sum += term * indices.len() as f64; // Σ_batches B·term
             }
@@ -239,8 +263,10 @@ fn restore(model: &mut Mlp<f32>, weights: &[Vec<f32>]) {
 fn epoch_line(label: &str, epoch: usize, epochs: usize, seconds: f64, history: &History) -> String {
     let mut line = format!("{label} {epoch}/{epochs} - {seconds:.1}s");
     for (name, series) in history.iter().filter(|(name, _)| *name != "seconds") {
-        if let Some(v) = series.last() {
-            line += &format!(" - {name}: {v:.4}");
+        match series.last() {
+            Some(v) if name == "learning_rate" => line += &format!(" - {name}: {v:.3e}"),
+            Some(v) => line += &format!(" - {name}: {v:.4}"),
+            None => {}
         }
     }
     line

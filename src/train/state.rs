@@ -483,6 +483,11 @@ mod tests {
         let current = json!({"train": {"epochs": 5, "seed": 42}, "teacher": {"hidden": [32]}});
         assert_eq!(
             first_difference(&stored, &current, ""),
+            Some(("teacher.hidden".into(), json!([64]), json!([32]))) // key order: teacher < train
+        );
+        let epochs = json!({"train": {"epochs": 5, "seed": 42}, "teacher": {"hidden": [64]}});
+        assert_eq!(
+            first_difference(&stored, &epochs, ""),
             Some(("train.epochs".into(), json!(3), json!(5)))
         );
         let added =

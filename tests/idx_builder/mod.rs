@@ -31,6 +31,19 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
+/// Pseudo-random bytes (xorshift64) that do not compress: a gzip of them is as big as they are.
+pub fn noise(n: usize) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
 /// Deterministic pixel bytes covering 0..=255.
 pub fn pixels(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 37 % 256) as u8).collect()

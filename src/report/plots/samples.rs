@@ -58,21 +58,27 @@ pub fn plot_samples(
             .titled(&format!("Sample digits ({count})"), title_style())?;
         let cells = grid.split_evenly((grid_rows, grid_cols));
         for (i, cell) in cells.iter().take(count).enumerate() {
-            draw_digit(cell, pixels.row(i), rows, cols, labels[i])?;
+            draw_digit(
+                cell,
+                pixels.row(i),
+                rows,
+                cols,
+                &format!("label {}", labels[i]),
+            )?;
         }
         Ok(())
     })
 }
 
-/// One digit: its label on top, then the image scaled up by whole pixels and centred.
-fn draw_digit(
+/// One digit: `title` on top, then the image scaled up by whole pixels and centred.
+pub(super) fn draw_digit(
     cell: &Canvas,
     image: ArrayView1<u8>,
     rows: usize,
     cols: usize,
-    label: u8,
+    title: &str,
 ) -> DrawResult {
-    let area = cell.titled(&format!("label {label}"), text(AXIS_SIZE))?;
+    let area = cell.titled(title, text(AXIS_SIZE))?;
     let (w, h) = area.dim_in_pixel();
     let scale = ((w.min(h) as usize - 8) / rows.max(cols)).max(1) as i32;
     let x0 = (w as i32 - scale * cols as i32) / 2;
