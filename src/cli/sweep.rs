@@ -27,7 +27,7 @@ pub struct SweepArgs {
 #[derive(Subcommand, Debug, Clone)]
 pub enum SweepCommand {
     /// Expand a grid into jobs: DIR/plan.json, DIR/jobs.txt, DIR/slurm/ (trains nothing).
-    Plan(PlanArgs),
+    Plan(Box<PlanArgs>),
     /// Run one job of a planned sweep (idempotent: a complete job exits 0 at once).
     Job(JobArgs),
     /// Run every pending job on this machine, N worker processes at a time.
