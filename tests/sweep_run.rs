@@ -249,3 +249,46 @@ fn a_job_killed_mid_training_leaves_no_result_and_continues_to_the_same_bytes() 
     assert_same_results(&p.jobs[..1], &a, &b);
     assert!(!a.join("jobs").join(format!(".{teacher}.tmp")).exists());
 }
+
+#[test]
+fn a_failed_job_is_reported_and_the_others_finish() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A reused teacher that disappears after planning: every distilled job fails.
+    let teacher = tmp.path().join("teacher");
+    ok(&[
+        "teacher",
+        "--out",
+        teacher.to_str().unwrap(),
+        "--train-limit",
+        "600",
+        "--epochs",
+        "1",
+        "--hidden",
+        "16",
+        "--quiet",
+    ]);
+    let ckpt = teacher.join("teacher.safetensors");
+    let dir = tmp.path().join("sweep");
+    let mut grid = TINY[..12].to_vec(); // 2 seeds; no teacher jobs with --teacher
+    grid.extend(["--teacher", ckpt.to_str().unwrap()]);
+    let p = plan(&dir, &grid);
+    fs::remove_file(&ckpt).unwrap();
+    let out = distill(&[
+        "sweep",
+        "run",
+        dir.to_str().unwrap(),
+        "--jobs",
+        "2",
+        "--quiet",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("2 jobs failed"), "{err}");
+    for job in &p.jobs {
+        let done = dir.join("jobs").join(&job.id).join("result.json").is_file();
+        assert_eq!(done, job.kind == JobKind::Scratch, "{}", job.id);
+        if job.kind == JobKind::Distilled {
+            assert!(err.contains(&job.id), "{err}");
+        }
+    }
+}
