@@ -14,11 +14,12 @@ use crate::error::{Error, Result};
 /// Writes `bytes` to `path` atomically.
 ///
 /// # Errors
-/// [`Error::Io`] naming the file that could not be written, synced or renamed.
+/// [`Error::Io`] naming `path` when it could not be written (a full disk, a file size limit, a
+/// folder without write permission: the temporary file is removed), synced or renamed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |tmp| {
-        let mut file = File::create(tmp).map_err(|e| Error::io(tmp, e))?;
-        file.write_all(bytes).map_err(|e| Error::io(tmp, e))
+        let mut file = File::create(tmp).map_err(|e| Error::io(path, e))?;
+        file.write_all(bytes).map_err(|e| Error::io(path, e))
     })
 }
 

@@ -5,13 +5,13 @@
 //! (`distill run`) calls them all in order.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::{ModelConfig, TrainConfig};
-use crate::data::{validation_split_at, Mnist, Split, CLASSES};
+use crate::data::{validation_split_at, DataSource, Split, CLASSES};
 use crate::error::{Error, Result};
 use crate::loss::DistillLoss;
 use crate::metrics::{one_vs_rest_auc, per_class_errors};
@@ -25,8 +25,8 @@ use crate::train::{
 /// MNIST loaded, limited and split as a run asks.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    /// The folder the data came from.
-    pub dir: PathBuf,
+    /// Where the data came from.
+    pub source: DataSource,
     /// The training part: the first `(1 − split)` of the (limited) training file.
     pub train: Split,
     /// The validation part: its last `split` fraction, unshuffled.
@@ -41,8 +41,16 @@ impl Prepared {
     /// # Errors
     /// Any data error, or [`Error::InvalidConfig`] when the split leaves either side empty.
     pub fn load(dir: &Path, config: &TrainConfig) -> Result<Self> {
+        Prepared::load_from(&DataSource::Dir(dir.to_path_buf()), config)
+    }
+
+    /// [`Prepared::load`] from any [`DataSource`] (the embedded MNIST, or a folder).
+    ///
+    /// # Errors
+    /// As [`Prepared::load`].
+    pub fn load_from(source: &DataSource, config: &TrainConfig) -> Result<Self> {
         config.validate()?;
-        let mnist = Mnist::load(dir)?;
+        let mnist = source.load()?;
         let limited = match config.train_limit {
             Some(n) => mnist.train.take_first(n),
             None => mnist.train,
@@ -50,7 +58,7 @@ impl Prepared {
         validation_split_at(limited.len(), config.validation_split)?; // refuses an empty side
         let (train, validation) = limited.split_last(config.validation_split);
         Ok(Prepared {
-            dir: dir.to_path_buf(),
+            source: source.clone(),
             train,
             validation,
             test: mnist.test,

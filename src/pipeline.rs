@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::{ModelConfig, ModelFlags, TrainConfig};
-use crate::data::CLASSES;
+use crate::data::{DataSource, CLASSES};
 use crate::error::Result;
 use crate::experiment::{
     load_model, model_report, save_model_once, student_seed, train_distilled, train_plain,
@@ -30,8 +30,8 @@ use crate::train::{Evaluation, Progress, StateStore, Stop};
 /// Everything a run needs. `Default` is the notebook.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunConfig {
-    /// Folder of the four MNIST IDX files.
-    pub data_dir: PathBuf,
+    /// The data set: the embedded MNIST, or a folder of the four IDX files.
+    pub data_dir: DataSource,
     /// Output folder; `None` = a new folder under `runs/`. An existing non-empty folder is refused
     /// (unless resuming). Not part of the serialised config, so that checkpoints of the same
     /// settings written to different folders are byte-identical.
@@ -77,7 +77,7 @@ pub fn run(config: &RunConfig, progress: Progress, stop: &Stop) -> Result<RunOut
     config.teacher.validate_as(ModelFlags::TEACHER)?;
     config.student.validate_as(ModelFlags::STUDENT)?;
     config.distill.validate()?;
-    let data = Prepared::load(&config.data_dir, &config.train)?;
+    let data = Prepared::load_from(&config.data_dir, &config.train)?;
     let input = data.input_size();
     config
         .teacher
@@ -271,7 +271,7 @@ fn data_summary(data: &Prepared) -> serde_json::Value {
         counts
     };
     serde_json::json!({
-        "dir": data.dir,
+        "dir": data.source,
         "train": data.train.len(),
         "validation": data.validation.len(),
         "test": data.test.len(),

@@ -19,11 +19,38 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `distill args..` run in `dir`.
+fn distill_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_distill"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the distill binary runs")
+}
+
 #[test]
 fn shipped_mnist_is_described_and_verified() {
-    let out = distill(&["data"]);
+    // from an empty folder: the default is the MNIST compiled into the binary
+    let empty = tempfile::tempdir().unwrap();
+    let out = distill_in(empty.path(), &["data"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.starts_with("data: the MNIST embedded in the binary\n"),
+        "{stdout}"
+    );
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
+    let from_folder = distill(&["data", "--data", shipped.to_str().unwrap()]);
+    let folder_stdout = text(&from_folder.stdout);
+    assert!(folder_stdout.starts_with(&format!("data: the folder {}\n", shipped.display())));
+    // the same data either way: every line after the file list and the timing agrees
+    let facts = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| !l.starts_with("data:") && !l.starts_with("  ") && !l.starts_with("loaded"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(facts(&stdout), facts(&folder_stdout));
     assert!(stdout.contains("train: 60000 examples"), "{stdout}");
     assert!(stdout.contains("test:  10000 examples"), "{stdout}");
     assert!(stdout.contains("image shape: 28x28"), "{stdout}");
@@ -43,6 +70,33 @@ fn shipped_mnist_is_described_and_verified() {
         stdout.contains("4 of 4 decoded files match PAYLOAD_SHA256SUMS"),
         "{stdout}"
     );
+}
+
+#[test]
+fn the_notebook_runs_from_an_empty_folder_on_the_embedded_data() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = distill_in(
+        empty.path(),
+        &[
+            "run",
+            "--train-limit",
+            "500",
+            "--epochs",
+            "1",
+            "--teacher-hidden",
+            "16",
+            "--student-hidden",
+            "8",
+            "--quiet",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let runs: Vec<_> = fs::read_dir(empty.path().join("runs")).unwrap().collect();
+    assert_eq!(runs.len(), 1);
+    let run = runs[0].as_ref().unwrap().path();
+    assert!(run.join("scratch.safetensors").is_file());
+    let report = fs::read_to_string(run.join("report.json")).unwrap();
+    assert!(report.contains("\"<embedded MNIST>\""), "{report}");
 }
 
 #[test]

@@ -96,8 +96,8 @@ fn a_second_writer_is_refused_and_a_killed_writers_lock_is_taken_over() {
 
     drop(writer); // SIGKILL: the lock file stays, the kernel drops the flock
     assert!(out.join(LOCK_FILE).exists());
-    // A different model than the killed writer's: its teacher.state (if it got through an
-    // epoch before the kill, which depends on the machine's load) is not this run's business.
+    // A student in the same folder (the killed teacher may have left its state, which only
+    // --resume would continue).
     let taken = output(&[
         "student",
         "--scratch",
@@ -118,6 +118,14 @@ fn a_second_writer_is_refused_and_a_killed_writers_lock_is_taken_over() {
         "{err}"
     );
     assert!(out.join("scratch.safetensors").exists());
+    // a training state left in the folder is continued by --resume only, never picked up
+    fs::copy(out.join("scratch.state"), out.join("teacher.state")).unwrap();
+    let refused = output(&["teacher", "--out", o, "--quiet"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("teacher.state"),
+        "{err}"
+    );
     assert!(!out.join(LOCK_FILE).exists(), "released at exit");
 }
 

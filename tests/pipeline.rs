@@ -28,7 +28,7 @@ const OUTPUTS: [&str; 10] = [
 
 fn quick(out: &Path) -> RunConfig {
     RunConfig {
-        data_dir: default_data_dir(),
+        data_dir: default_data_dir().into(),
         out_dir: Some(out.to_path_buf()),
         resume: false,
         train: TrainConfig {

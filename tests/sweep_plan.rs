@@ -281,7 +281,7 @@ fn report_statistics_equal_hand_computed_values_and_name_what_is_missing() {
             (JobKind::Teacher, _, 3) => None,
             (JobKind::Teacher, _, s) => Some(40 + 10 * s as usize),
             (JobKind::Scratch, _, s) => Some(90 + 10 * s as usize),
-            (JobKind::Distilled, Some(t), s) if t < 3.0 => Some([90, 105, 111][s as usize - 1]),
+            (JobKind::Distilled, Some(2.0), s) => Some([90, 105, 111][s as usize - 1]),
             (JobKind::Distilled, _, 1) => Some(92),
             _ => None,
         }

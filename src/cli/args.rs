@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use distill::config::{LrSchedule, ModelConfig, Regularisation, TrainConfig};
-use distill::data::{default_data_dir, TransferSet};
+use distill::data::{DataSource, TransferSet};
 use distill::loss::{DistillLoss, SoftScale};
 use distill::nn::BiasShift;
 use distill::paper::PaperConfig;
@@ -14,9 +14,9 @@ use distill::study::Dtype;
 /// Flags shared by every training command.
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// Folder of the four MNIST IDX files (raw or .gz).
-    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
-    pub data: PathBuf,
+    /// Folder of the four MNIST IDX files (raw or .gz) [default: the MNIST embedded in the binary].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
     /// Output folder [default: a new folder under runs/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -195,7 +195,7 @@ impl RunArgs {
     /// The pipeline settings these flags describe.
     pub fn run_config(&self) -> RunConfig {
         RunConfig {
-            data_dir: self.train.data.clone(),
+            data_dir: DataSource::from_flag(self.train.data.as_deref()),
             out_dir: self.train.out_dir().map(PathBuf::from),
             resume: self.train.resume.is_some(),
             train: TrainConfig {
@@ -272,9 +272,9 @@ impl StudentArgs {
 /// Arguments of `distill paper`.
 #[derive(Args, Debug, Clone)]
 pub struct PaperArgs {
-    /// Folder of the four MNIST IDX files (raw or .gz).
-    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
-    pub data: PathBuf,
+    /// Folder of the four MNIST IDX files (raw or .gz) [default: the MNIST embedded in the binary].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
     /// Output folder [default: a new folder under runs/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -296,7 +296,7 @@ impl PaperArgs {
     /// The settings these flags describe.
     pub fn paper_config(&self) -> PaperConfig {
         PaperConfig {
-            data_dir: self.data.clone(),
+            data_dir: DataSource::from_flag(self.data.as_deref()),
             out_dir: self.out.clone(),
             quick: self.quick,
             seed: self.seed,
@@ -311,9 +311,9 @@ pub struct EvalArgs {
     /// The checkpoint to evaluate on the test set.
     #[arg(value_name = "CKPT")]
     pub checkpoint: PathBuf,
-    /// Folder of the four MNIST IDX files.
-    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
-    pub data: PathBuf,
+    /// Folder of the four MNIST IDX files [default: the MNIST embedded in the binary].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
     /// Print one JSON object (test_accuracy, test_errors, test_loss, auc) on stdout.
     #[arg(long)]
     pub json: bool,
@@ -323,9 +323,10 @@ pub struct EvalArgs {
 #[derive(Args, Debug, Clone)]
 pub struct DataArgs {
     /// Folder holding train-images-idx3-ubyte, train-labels-idx1-ubyte,
-    /// t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each raw or .gz.
-    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
-    pub data: PathBuf,
+    /// t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each raw or .gz [default: the MNIST
+    /// embedded in the binary].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
 }
 
 /// Arguments of `distill explain`.
@@ -342,9 +343,9 @@ pub struct ExplainArgs {
     pub index: Vec<usize>,
     #[command(flatten)]
     pub distill: DistillArgs,
-    /// Folder of the four MNIST IDX files.
-    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
-    pub data: PathBuf,
+    /// Folder of the four MNIST IDX files [default: the MNIST embedded in the binary].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
     /// Print one JSON object instead of the text.
     #[arg(long)]
     pub json: bool,
@@ -369,9 +370,9 @@ pub struct SoftTargetsArgs {
         value_name = "T,.."
     )]
     pub temperature: Vec<f64>,
-    /// Folder of the four MNIST IDX files.
-    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
-    pub data: PathBuf,
+    /// Folder of the four MNIST IDX files [default: the MNIST embedded in the binary].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
     /// Output folder for soft_targets.png [default: a new folder under runs/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -389,9 +390,9 @@ pub struct SimilarityArgs {
     /// Softmax temperature T of the soft targets.
     #[arg(long, default_value_t = distill::study::similarity::DEFAULT_TEMPERATURE, allow_negative_numbers = true)]
     pub temperature: f64,
-    /// Folder of the four MNIST IDX files.
-    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
-    pub data: PathBuf,
+    /// Folder of the four MNIST IDX files [default: the MNIST embedded in the binary].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
     /// Output folder for similarity.png [default: a new folder under runs/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

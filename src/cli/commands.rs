@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use distill::config::{ModelConfig, TrainConfig};
-use distill::data::{verify_payloads, DataSummary, Mnist, MnistFiles, CLASSES};
+use distill::data::{DataSource, DataSummary, CLASSES};
 use distill::experiment::{
     load_model, model_report, save_model_once, student_seed, test_report, train_distilled,
     train_plain, Prepared, Trained,
@@ -25,9 +25,11 @@ use crate::cli::args::{
 /// `distill data`: load, validate, describe, and check the decoded payloads.
 pub fn data(args: &DataArgs) -> Result<()> {
     let start = Instant::now();
-    let files = MnistFiles::find(&args.data)?;
-    let mnist = Mnist::load_files(&files)?;
+    let source = DataSource::from_flag(args.data.as_deref());
+    let files = source.files()?;
+    let mnist = source.load_files(&files)?;
     let seconds = start.elapsed().as_secs_f64();
+    println!("data: {source}");
     print!(
         "{}",
         DataSummary {
@@ -36,7 +38,7 @@ pub fn data(args: &DataArgs) -> Result<()> {
         }
     );
     println!("loaded in {seconds:.3} s");
-    println!("{}", verify_payloads(&args.data, &files, &mnist)?);
+    println!("{}", source.verify(&files, &mnist)?);
     Ok(())
 }
 
@@ -62,11 +64,15 @@ pub fn teacher(args: &TeacherArgs, stop: &Stop) -> Result<()> {
     let model = args.model.model_config(ModelConfig::teacher());
     config.validate()?;
     model.validate()?;
-    let data = Prepared::load(&args.train.data, &config)?;
+    let data = Prepared::load_from(&DataSource::from_flag(args.train.data.as_deref()), &config)?;
     model.validate_for(data.input_size(), CLASSES)?;
     let out = output_dir(
         &args.train,
-        &["teacher.safetensors".into(), "teacher.json".into()],
+        &[
+            "teacher.safetensors".into(),
+            "teacher.json".into(),
+            "teacher.state".into(),
+        ],
     )?;
     let progress = Progress {
         quiet: args.train.quiet,
@@ -103,7 +109,8 @@ pub fn student(args: &StudentArgs, stop: &Stop) -> Result<()> {
     model.validate()?;
     loss.validate()?;
     transfer.validate()?;
-    let mut data = Prepared::load(&args.train.data, &config)?;
+    let mut data =
+        Prepared::load_from(&DataSource::from_flag(args.train.data.as_deref()), &config)?;
     model.validate_for(data.input_size(), CLASSES)?;
     if !transfer.is_all() {
         data.train = transfer.apply(&data.train)?;
@@ -118,7 +125,12 @@ pub fn student(args: &StudentArgs, stop: &Stop) -> Result<()> {
         "scratch"
     };
     let shifted = format!("{name}_shifted");
-    let mut files = vec![format!("{name}.safetensors"), format!("{name}.json")];
+    // a state left there is another run's: continuing it takes --resume
+    let mut files = vec![
+        format!("{name}.safetensors"),
+        format!("{name}.json"),
+        format!("{name}.state"),
+    ];
     if args.bias_shift.is_some() {
         files.extend([format!("{shifted}.safetensors"), format!("{shifted}.json")]);
     }
@@ -226,7 +238,7 @@ fn finish(
 
 /// `distill eval`: test-set accuracy, errors, loss and the ten one-vs-rest AUCs of a checkpoint.
 pub fn eval(args: &EvalArgs) -> Result<()> {
-    let mnist = Mnist::load(&args.data)?;
+    let mnist = DataSource::from_flag(args.data.as_deref()).load()?;
     let model = load_model(&args.checkpoint, mnist.test.input_size())?;
     let (evaluation, auc) = test_report(&model, &mnist.test)?;
     if args.json {
@@ -263,7 +275,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
 pub fn explain(args: &ExplainArgs) -> Result<()> {
     let loss = args.distill.loss();
     loss.validate()?;
-    let mnist = Mnist::load(&args.data)?;
+    let mnist = DataSource::from_flag(args.data.as_deref()).load()?;
     let input = mnist.test.input_size();
     let teacher = ModelSource::teacher(args.teacher.as_deref());
     let student = ModelSource::student(args.student.as_deref());
@@ -283,7 +295,7 @@ pub fn explain(args: &ExplainArgs) -> Result<()> {
 /// `soft_targets.png`.
 pub fn soft_targets(args: &SoftTargetsArgs) -> Result<()> {
     study::validate_temperatures(&args.temperature)?;
-    let mnist = Mnist::load(&args.data)?;
+    let mnist = DataSource::from_flag(args.data.as_deref()).load()?;
     let model = load_model(&args.checkpoint, mnist.test.input_size())?;
     let indices = match &args.index {
         Some(indices) => indices.clone(),
@@ -303,7 +315,7 @@ pub fn soft_targets(args: &SoftTargetsArgs) -> Result<()> {
 /// `distill similarity`: the mean soft targets per true class, and `similarity.png`.
 pub fn similarity(args: &SimilarityArgs) -> Result<()> {
     study::validate_temperatures(&[args.temperature])?;
-    let mnist = Mnist::load(&args.data)?;
+    let mnist = DataSource::from_flag(args.data.as_deref()).load()?;
     let model = load_model(&args.checkpoint, mnist.test.input_size())?;
     let similarity = study::similarity(&model, &mnist.test, args.temperature)?;
     let out = output::dir_for(args.out.as_deref(), &["similarity.png"])?;

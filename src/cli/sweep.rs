@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use clap::{Args, Subcommand};
 use distill::config::ModelConfig;
+use distill::data::DataSource;
 use distill::error::{Error, Result};
 use distill::loss::SoftScale;
 use distill::sweep::{
@@ -25,6 +26,7 @@ pub struct SweepArgs {
 
 /// The sweep subcommands.
 #[derive(Subcommand, Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing would only add noise
 pub enum SweepCommand {
     /// Expand a grid into jobs: DIR/plan.json, DIR/jobs.txt, DIR/slurm/ (trains nothing).
     Plan(Box<PlanArgs>),
@@ -219,7 +221,10 @@ fn plan(args: &PlanArgs) -> Result<()> {
         false => args.student_hidden.iter().map(|w| w.0.clone()).collect(),
     };
     let grid = Grid {
-        data: absolute(&args.train.data)?,
+        data: match &args.train.data {
+            Some(dir) => DataSource::Dir(absolute(dir)?),
+            None => DataSource::Embedded,
+        },
         temperature: args.temperature.clone(),
         alpha: args.alpha.clone(),
         soft_scale: args.soft_scale.clone(),

@@ -86,11 +86,18 @@ pub fn idx_sha256(dims: &[usize], data: &[u8]) -> String {
 /// # Errors
 /// [`Error::Io`] if it cannot be read, [`Error::ChecksumFile`] naming a malformed line.
 pub fn read_sums(path: &Path) -> Result<Option<BTreeMap<String, String>>> {
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(path, e)),
-    };
+    match fs::read_to_string(path) {
+        Ok(text) => parse_sums(path, &text).map(Some),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// Parses the text of a `sha256sum` list (see [`read_sums`]); `path` names it in errors.
+///
+/// # Errors
+/// [`Error::ChecksumFile`] naming a malformed line.
+pub fn parse_sums(path: &Path, text: &str) -> Result<BTreeMap<String, String>> {
     let mut sums = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -113,7 +120,7 @@ pub fn read_sums(path: &Path) -> Result<Option<BTreeMap<String, String>>> {
         }
         sums.insert(name.to_string(), digest.to_ascii_lowercase());
     }
-    Ok(Some(sums))
+    Ok(sums)
 }
 
 /// Checks the decoded files of a loaded data set against `dir/PAYLOAD_SHA256SUMS`.
@@ -128,9 +135,21 @@ pub fn read_sums(path: &Path) -> Result<Option<BTreeMap<String, String>>> {
 /// [`Error::ChecksumMismatch`] naming the first data file whose digest differs, or the errors
 /// of [`read_sums`].
 pub fn verify_payloads(dir: &Path, files: &MnistFiles, mnist: &Mnist) -> Result<PayloadCheck> {
-    let Some(sums) = read_sums(&dir.join(PAYLOAD_SUMS_FILE))? else {
-        return Ok(PayloadCheck::NoChecksumFile);
-    };
+    match read_sums(&dir.join(PAYLOAD_SUMS_FILE))? {
+        Some(sums) => check_payloads(&sums, files, mnist),
+        None => Ok(PayloadCheck::NoChecksumFile),
+    }
+}
+
+/// Checks the decoded files of a loaded data set against the digests `sums` (by file name).
+///
+/// # Errors
+/// [`Error::ChecksumMismatch`] naming the first data file whose digest differs.
+pub fn check_payloads(
+    sums: &BTreeMap<String, String>,
+    files: &MnistFiles,
+    mnist: &Mnist,
+) -> Result<PayloadCheck> {
     let (mut verified, mut unlisted) = (Vec::new(), Vec::new());
     let splits = [&mnist.train, &mnist.train, &mnist.test, &mnist.test];
     for (k, ((name, path), split)) in FILE_NAMES.iter().zip(files.paths()).zip(splits).enumerate() {

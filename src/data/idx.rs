@@ -125,7 +125,7 @@ pub fn header(dims: &[usize]) -> Vec<u8> {
 /// more than the file can decompress to), [`Error::Truncated`] and [`Error::TrailingBytes`]
 /// (stating expected and found payload sizes), [`Error::Gzip`] (damaged stream).
 pub fn read_idx(path: &Path) -> Result<Idx> {
-    let mut file = File::open(path).map_err(|e| match e.kind() {
+    let file = File::open(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => Error::Missing {
             path: path.to_path_buf(),
             hint: None,
@@ -133,6 +133,20 @@ pub fn read_idx(path: &Path) -> Result<Idx> {
         _ => Error::io(path, e),
     })?;
     let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    decode(path, file_len, file)
+}
+
+/// [`read_idx`] of a file held in memory (the MNIST embedded in the binary); `path` names it in
+/// errors.
+///
+/// # Errors
+/// As [`read_idx`] (but for [`Error::Missing`]).
+pub fn read_idx_bytes(path: &Path, bytes: &[u8]) -> Result<Idx> {
+    decode(path, bytes.len() as u64, io::Cursor::new(bytes))
+}
+
+/// Decodes the `file_len` bytes of `file`, raw or gzip (told by the magic).
+fn decode(path: &Path, file_len: u64, mut file: impl Read + Seek) -> Result<Idx> {
     if file_len == 0 {
         return Err(Error::Empty {
             path: path.to_path_buf(),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 
-use crate::data::idx::read_idx;
+use crate::data::idx::{read_idx, Idx};
 use crate::data::split::Split;
 use crate::data::CLASSES;
 use crate::error::{Error, Result};
@@ -121,9 +121,20 @@ impl Mnist {
     /// # Errors
     /// As [`Mnist::load`], without the search for names.
     pub fn load_files(files: &MnistFiles) -> Result<Mnist> {
+        Mnist::load_with(files, read_idx)
+    }
+
+    /// As [`Mnist::load_files`], each file decoded by `read` (from disk, or from memory).
+    ///
+    /// # Errors
+    /// As [`Mnist::load_files`].
+    pub fn load_with(
+        files: &MnistFiles,
+        read: impl Fn(&Path) -> Result<Idx> + Sync,
+    ) -> Result<Mnist> {
         let (train, test) = rayon::join(
-            || load_split(&files.train_images, &files.train_labels),
-            || load_split(&files.test_images, &files.test_labels),
+            || load_split(&read, &files.train_images, &files.train_labels),
+            || load_split(&read, &files.test_images, &files.test_labels),
         );
         let (train, test) = (train?, test?);
         let ((train_rows, train_cols), (test_rows, test_cols)) =
@@ -141,8 +152,12 @@ impl Mnist {
 }
 
 /// One split from its image file and its label file.
-fn load_split(images_path: &Path, labels_path: &Path) -> Result<Split> {
-    let (images, labels) = rayon::join(|| read_idx(images_path), || read_idx(labels_path));
+fn load_split(
+    read: &(impl Fn(&Path) -> Result<Idx> + Sync),
+    images_path: &Path,
+    labels_path: &Path,
+) -> Result<Split> {
+    let (images, labels) = rayon::join(|| read(images_path), || read(labels_path));
     let (image_dims, pixels) = images?.into_parts();
     let (label_dims, labels) = labels?.into_parts();
     let bad_shape = |path: &Path, reason: String| Error::BadShape {

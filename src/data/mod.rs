@@ -8,6 +8,7 @@
 //! augment.rs   jitter: integer shifts of the u8 image, seeded per (seed, epoch, example)
 //! transfer.rs  transfer sets: a split without some classes, or with only some
 //! checksum.rs  SHA-256 of decoded files against PAYLOAD_SHA256SUMS
+//! source.rs    where a data set comes from: the MNIST embedded in the binary, or a folder
 //! summary.rs   the report `distill data` prints
 //! ```
 
@@ -18,6 +19,7 @@ pub mod checksum;
 pub mod idx;
 pub mod mnist;
 pub mod shuffle;
+pub mod source;
 pub mod split;
 pub mod summary;
 pub mod transfer;
@@ -26,6 +28,7 @@ pub use augment::Jitter;
 pub use checksum::{verify_payloads, PayloadCheck};
 pub use mnist::{Mnist, MnistFiles};
 pub use shuffle::shuffled_indices;
+pub use source::DataSource;
 pub use split::{validation_split_at, Split};
 pub use summary::DataSummary;
 pub use transfer::TransferSet;
@@ -33,7 +36,8 @@ pub use transfer::TransferSet;
 /// Number of classes (digits 0–9; the ten Fashion-MNIST articles).
 pub const CLASSES: usize = 10;
 
-/// The shipped MNIST directory.
+/// The shipped MNIST directory of the source tree (tests and benches read it; the binary's
+/// default is the [`DataSource::Embedded`] copy of the same files).
 ///
 /// ```text
 /// <CARGO_MANIFEST_DIR>/data/mnist   if it exists (so `cargo run` works from the repository root)

@@ -6,15 +6,15 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::config::{LrSchedule, ModelConfig, Regularisation, TrainConfig};
-use crate::data::TransferSet;
+use crate::data::{DataSource, TransferSet};
 use crate::error::Result;
 use crate::loss::{DistillLoss, SoftScale};
 
 /// What `distill paper` is asked to do.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PaperConfig {
-    /// Folder of the four MNIST IDX files.
-    pub data_dir: PathBuf,
+    /// The data set: the embedded MNIST, or a folder of the four IDX files.
+    pub data_dir: DataSource,
     /// Output folder; `None` = a new folder under `runs/`. Not serialised (see `RunConfig`).
     #[serde(skip)]
     pub out_dir: Option<PathBuf>,

@@ -46,7 +46,7 @@ pub struct PaperOutcome {
 pub fn run(config: &PaperConfig, progress: Progress) -> Result<PaperOutcome> {
     let recipe = Recipe::new(config.seed, config.quick);
     recipe.validate()?;
-    let data = Prepared::load(&config.data_dir, &recipe.teacher_train)?;
+    let data = Prepared::load_from(&config.data_dir, &recipe.teacher_train)?;
     recipe.teacher.validate_for(data.input_size(), CLASSES)?;
     recipe.student.validate_for(data.input_size(), CLASSES)?;
     let reused_teacher = config

@@ -437,13 +437,13 @@ impl fmt::Display for Explanation {
         )?;
         writeln!(
             f,
-            "  {:>6}  {:>12}  {:>22}  {:>22}  {:>12}",
+            "  {:>6}  {:>12}  {:>22}  {:>22}  {:>18}",
             "T", "‖hard‖", "‖soft‖ s=1", "‖soft‖ s=T² (=T²·‖·‖)", "T²·‖soft‖ / ‖hard‖"
         )?;
         for r in &self.sweep {
             writeln!(
                 f,
-                "  {:>6}  {:>12.digits$e}  {:>22.digits$e}  {:>22.digits$e}  {:>12.3}",
+                "  {:>6}  {:>12.digits$e}  {:>22.digits$e}  {:>22.digits$e}  {:>18.3e}",
                 r.temperature,
                 r.hard_norm,
                 r.soft_norm_one,

@@ -177,7 +177,7 @@ fn train_into(
     store: &StateStore,
 ) -> Result<ModelReport> {
     let config = &job.config;
-    let data = Prepared::load(&plan.grid.data, &config.train)?;
+    let data = Prepared::load_from(&plan.grid.data, &config.train)?;
     let (model, train, seed) = (&config.model, &config.train, config.train.seed);
     let store = Some(store);
     let trained = match (job.kind, teacher, &config.distill) {

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::{ModelConfig, TrainConfig};
+use crate::data::DataSource;
 use crate::error::{Error, Result};
 use crate::loss::{DistillLoss, SoftScale};
 use crate::report::write_json;
@@ -29,8 +30,8 @@ pub const PLAN_FILE: &str = "plan.json";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Grid {
-    /// Folder of the MNIST IDX files, absolute.
-    pub data: PathBuf,
+    /// The data set: the embedded MNIST, or a folder of IDX files, absolute.
+    pub data: DataSource,
     /// Temperatures T of the distilled students (`--temperature`).
     pub temperature: Vec<f64>,
     /// Weights α of the hard loss (`--alpha`).
