@@ -1,0 +1,185 @@
+//! What `fit` records and restores: each history entry is the batch-weighted mean of what the
+//! objective returned (and the accuracy of the logits it saw), a non-finite loss names its exact
+//! batch, and the best epoch's weights, not the last, are what the model holds at the end.
+
+use distill::config::TrainConfig;
+use distill::data::default_data_dir;
+use distill::experiment::Prepared;
+use distill::metrics::{error_count, predictions};
+use distill::nn::Mlp;
+use distill::train::{fit, BatchLoss, CrossEntropy, Objective, Part, Progress};
+use distill::Error;
+use ndarray::ArrayView2;
+
+const QUIET: Progress = Progress { quiet: true };
+
+fn config(limit: usize, epochs: usize) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        train_limit: Some(limit),
+        batch_size: 100, // 540 training rows: five full batches and one of 40
+        ..TrainConfig::default()
+    }
+}
+
+fn correct(z: ArrayView2<f32>, labels: &[u8]) -> usize {
+    labels.len() - error_count(&predictions(z), labels)
+}
+
+/// Cross-entropy that records, per call, the batch size, the loss and the correct predictions,
+/// and can replace validation losses with a script (one value per epoch) or a training batch's
+/// loss with NaN.
+#[derive(Default)]
+struct Recorder {
+    /// (rows, loss, correct) of each training batch.
+    train: Vec<(usize, f64, usize)>,
+    /// (rows, loss, correct) of each validation call.
+    validation: Vec<(usize, f64, usize)>,
+    /// Validation losses to report instead of the real ones, epoch by epoch.
+    scripted_validation: Vec<f64>,
+    /// 1-based training call whose loss becomes NaN.
+    nan_at: Option<usize>,
+}
+
+impl Objective for Recorder {
+    fn terms(&self) -> &'static [&'static str] {
+        &["loss"]
+    }
+
+    fn batch(&mut self, z: ArrayView2<f32>, labels: &[u8], idx: &[usize], part: Part) -> BatchLoss {
+        let mut loss = CrossEntropy.batch(z, labels, idx, part);
+        let record = match part {
+            Part::Train => &mut self.train,
+            Part::Validation => &mut self.validation,
+        };
+        if part == Part::Validation {
+            if let Some(&v) = self.scripted_validation.get(record.len()) {
+                loss.terms[0] = v;
+            }
+        } else if self.nan_at == Some(record.len() + 1) {
+            loss.terms[0] = f64::NAN;
+        }
+        record.push((labels.len(), loss.terms[0], correct(z, labels)));
+        loss
+    }
+}
+
+#[test]
+fn the_history_is_the_batch_weighted_mean_of_what_the_objective_returned() {
+    let config = config(600, 2);
+    let data = Prepared::load(&default_data_dir(), &config).unwrap();
+    let mut model = Mlp::<f32>::new(&[784, 32, 10], 0.5, 3);
+    let mut recorder = Recorder::default();
+    let outcome = fit(
+        &mut model,
+        &data.train,
+        &data.validation,
+        &mut recorder,
+        &config,
+        "x",
+        QUIET,
+        None,
+    )
+    .unwrap();
+    let h = &outcome.history;
+    let n = data.train.len();
+    let batches = n.div_ceil(config.batch_size);
+    assert_eq!(recorder.train.len(), 2 * batches);
+    for (epoch, calls) in recorder.train.chunks(batches).enumerate() {
+        // loss = Σ_b B_b·L_b / N, accuracy = Σ_b correct_b / N
+        let weighted: f64 = calls.iter().map(|&(b, l, _)| l * b as f64).sum();
+        let right: usize = calls.iter().map(|&(_, _, c)| c).sum();
+        assert_eq!(calls.iter().map(|c| c.0).sum::<usize>(), n);
+        assert_eq!(h["loss"][epoch], weighted / n as f64, "epoch {}", epoch + 1);
+        assert_eq!(h["accuracy"][epoch], right as f64 / n as f64);
+        let (rows, val_loss, val_right) = recorder.validation[epoch];
+        assert_eq!(rows, data.validation.len());
+        assert_eq!(h["val_loss"][epoch], val_loss);
+        assert_eq!(h["val_accuracy"][epoch], val_right as f64 / rows as f64);
+    }
+    assert!(
+        recorder.train.iter().any(|&(_, _, c)| c > 0),
+        "some predictions are right"
+    );
+}
+
+#[test]
+fn a_non_finite_loss_names_its_exact_batch() {
+    let config = config(600, 2);
+    let data = Prepared::load(&default_data_dir(), &config).unwrap();
+    let batches = data.train.len().div_ceil(config.batch_size);
+    for call in [1, 3, batches + 2] {
+        let mut model = Mlp::<f32>::new(&[784, 16, 10], 0.0, 3);
+        let mut recorder = Recorder {
+            nan_at: Some(call),
+            ..Recorder::default()
+        };
+        let err = fit(
+            &mut model,
+            &data.train,
+            &data.validation,
+            &mut recorder,
+            &config,
+            "x",
+            QUIET,
+            None,
+        );
+        let (epoch, batch) = ((call - 1) / batches + 1, (call - 1) % batches + 1);
+        match err {
+            Err(Error::NonFinite {
+                epoch: e,
+                batch: b,
+                loss,
+            }) => {
+                assert_eq!((e, b), (epoch, batch), "NaN at training call {call}");
+                assert!(loss.is_nan());
+            }
+            other => panic!("call {call}: expected NonFinite, got {other:?}"),
+        }
+    }
+}
+
+/// Parameters of a model trained for `epochs` with validation losses `script` (one per epoch).
+fn trained(data: &Prepared, epochs: usize, patience: usize, script: &[f64]) -> (Vec<f32>, usize) {
+    let config = TrainConfig {
+        patience,
+        ..config(600, epochs)
+    };
+    let mut model = Mlp::<f32>::new(&[784, 16, 10], 0.0, 4);
+    let mut recorder = Recorder {
+        scripted_validation: script.to_vec(),
+        ..Recorder::default()
+    };
+    let outcome = fit(
+        &mut model,
+        &data.train,
+        &data.validation,
+        &mut recorder,
+        &config,
+        "x",
+        QUIET,
+        None,
+    )
+    .unwrap();
+    let mut parameters = Vec::new();
+    model.visit_parameters(|_, p, _| parameters.extend_from_slice(p));
+    assert_eq!(outcome.epochs_run, recorder.validation.len());
+    (parameters, outcome.best_epoch)
+}
+
+#[test]
+fn the_best_epochs_weights_are_restored_not_the_last() {
+    let data = Prepared::load(&default_data_dir(), &config(600, 1)).unwrap();
+    // Validation losses 3, 1, 2, 2.5: epoch 2 is the best; all four epochs run (patience 5).
+    let (restored, best) = trained(&data, 4, 5, &[3.0, 1.0, 2.0, 2.5]);
+    assert_eq!(best, 2);
+    // The same training stopped after epoch 2 (its last epoch is its best): the same weights.
+    let (after_two, best_two) = trained(&data, 2, 5, &[3.0, 1.0]);
+    assert_eq!(best_two, 2);
+    assert!(restored == after_two, "the model holds epoch 2's weights");
+    let (last, _) = trained(&data, 4, 5, &[4.0, 3.0, 2.0, 1.0]);
+    assert!(restored != last, "training went on after epoch 2");
+    // Patience 1: stops after epoch 3 (no improvement on 1), and restores epoch 2 again.
+    let (stopped, best) = trained(&data, 4, 1, &[3.0, 1.0, 2.0, 0.5]);
+    assert_eq!((stopped == after_two, best), (true, 2));
+}
