@@ -205,6 +205,7 @@ pub enum Error {
     /// A folder another process is writing (it holds the folder's lock).
     #[error("{}: locked by {}: one writer per folder; wait for it to finish or choose another --out", dir.display(), pid.map_or("another process".to_string(), |p| format!("process {p}")))]
     Locked { dir: PathBuf, pid: Option<u32> },
+
     // ----- sweeps --------------------------------------------------------------------------
     /// A sweep folder, its `plan.json` or a job id that is not what `distill sweep` expects.
     #[error("{}: {reason}", path.display())]

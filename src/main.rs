@@ -82,7 +82,7 @@ fn main() -> ExitCode {
                 Some(Command::SoftTargets(args)) => commands::soft_targets(args),
                 Some(Command::Similarity(args)) => commands::similarity(args),
                 Some(Command::Gradcheck(args)) => commands::gradcheck(args),
-                Some(Command::Sweep(args)) => cli::sweep::sweep(args, cli.threads),
+                Some(Command::Sweep(args)) => cli::sweep::sweep(args, cli.threads, &stop),
             })
         });
     match result {
@@ -91,8 +91,16 @@ fn main() -> ExitCode {
             eprintln!("interrupted: training state saved in {}", state.display());
             let args: Vec<_> = std::env::args_os().collect();
             let dir = state.parent().unwrap_or(std::path::Path::new("."));
-            eprintln!("to resume: {}", signals::resume_command(&args, dir));
+            match &cli.command {
+                // a sweep job keeps its state in its own folder: the same command continues it
+                Some(Command::Sweep(_)) => eprintln!("to resume: run the same command again"),
+                _ => eprintln!("to resume: {}", signals::resume_command(&args, dir)),
+            }
             ExitCode::from(u8::try_from(128 + signal).unwrap_or(1))
+        }
+        Err(e @ Error::Locked { .. }) if matches!(cli.command, Some(Command::Sweep(_))) => {
+            eprintln!("error: {e}");
+            ExitCode::from(distill::sweep::EXIT_LOCKED) // `sweep run` tries the job again later
         }
         Err(e) => {
             eprintln!("error: {e}");

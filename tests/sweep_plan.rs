@@ -86,7 +86,11 @@ fn the_same_grid_gives_the_same_plan_bytes_and_ids_follow_the_content() {
 
     // Content, not position: another grid holding the same jobs gives them the same ids;
     // a changed training flag gives every job a new id.
-    plan(&c, &["--temperature", "4,8"]);
+    let mut other = GRID.to_vec();
+    other[7] = "4,8"; // --temperature 4,8
+    let mut args = vec!["sweep", "plan", "--out", c.to_str().unwrap(), "--quiet"];
+    args.extend(other);
+    ok(&args);
     let q = Plan::load(&c).unwrap();
     let same: Vec<&str> = q
         .jobs
@@ -164,7 +168,12 @@ fn unknown_ids_bad_indices_foreign_folders_and_edited_plans_are_clear_errors() {
     plan(&dir, &[]);
     let d = dir.to_str().unwrap();
     assert!(refused(&["sweep", "job", d, "teacher-nope"]).contains("no job with id"));
-    assert!(refused(&["sweep", "job", d, "--index", "9"]).contains("--index 9 is out of range"));
+    let past = Plan::load(&dir).unwrap().jobs.len().to_string(); // 12 jobs: 0..=11
+    let err = refused(&["sweep", "job", d, "--index", &past]);
+    assert!(
+        err.contains(&format!("--index {past} is out of range")),
+        "{err}"
+    );
 
     let elsewhere = tmp.path().join("not-a-sweep");
     fs::create_dir(&elsewhere).unwrap();

@@ -13,7 +13,7 @@ use distill::sweep::{
     emit, run_job, run_sweep, summarise, write_summary, Grid, JobOutcome, Plan, RunOptions,
     SlurmOptions, PLAN_FILE,
 };
-use distill::train::Progress;
+use distill::train::{Progress, Stop};
 
 use crate::cli::args::TrainArgs;
 
@@ -26,7 +26,6 @@ pub struct SweepArgs {
 
 /// The sweep subcommands.
 #[derive(Subcommand, Debug, Clone)]
-#[allow(clippy::large_enum_variant)] // parsed once per process; boxing would only add noise
 pub enum SweepCommand {
     /// Expand a grid into jobs: DIR/plan.json, DIR/jobs.txt, DIR/slurm/ (trains nothing).
     Plan(Box<PlanArgs>), // boxed: its training flags make it ~5x the size of the others
@@ -101,7 +100,7 @@ pub struct PlanArgs {
     #[arg(long, default_value = "04:00:00", value_name = "TIME")]
     pub slurm_time: String,
     /// Slurm CPUs per task (each task runs with as many --threads).
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    #[arg(long, default_value_t = 1, value_name = "N")]
     pub slurm_cpus: usize,
 }
 
@@ -175,9 +174,11 @@ pub struct SweepRunArgs {
     /// The sweep folder.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
-    /// Worker processes at a time; each gets --threads threads [default: cores / N].
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub jobs: usize,
+    /// Worker processes at a time [default: one per core]; each gets --threads threads
+    /// [default: cores / N, at least 1]. One single-threaded worker per core had the higher
+    /// throughput here (docs/sweeps.md).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -191,12 +192,12 @@ pub struct ReportArgs {
     pub dir: PathBuf,
 }
 
-/// `distill sweep ...`; `threads` is the global `--threads`.
-pub fn sweep(args: &SweepArgs, threads: Option<usize>) -> Result<()> {
+/// `distill sweep ...`; `threads` is the global `--threads`, `stop` the signals' flag.
+pub fn sweep(args: &SweepArgs, threads: Option<usize>, stop: &Stop) -> Result<()> {
     match &args.command {
         SweepCommand::Plan(a) => plan(a),
-        SweepCommand::Job(a) => job(a),
-        SweepCommand::Run(a) => run(a, threads),
+        SweepCommand::Job(a) => job(a, stop),
+        SweepCommand::Run(a) => run(a, threads, stop),
         SweepCommand::Report(a) => report(a),
     }
 }
@@ -248,10 +249,7 @@ fn plan(args: &PlanArgs) -> Result<()> {
     emit(&dir, &exe, &plan, &slurm)?;
     if !args.train.quiet {
         println!("planned {} jobs in {}", plan.jobs.len(), dir.display());
-        println!(
-            "run them here:    distill sweep run {} --jobs 2",
-            dir.display()
-        );
+        println!("run them here:    distill sweep run {}", dir.display());
         println!(
             "or on Slurm:      {}",
             dir.join("slurm/submit.sh").display()
@@ -283,7 +281,7 @@ fn absolute(path: &Path) -> Result<PathBuf> {
     fs::canonicalize(path).map_err(|e| Error::io(path, e))
 }
 
-fn job(args: &JobArgs) -> Result<()> {
+fn job(args: &JobArgs, stop: &Stop) -> Result<()> {
     let plan = Plan::load(&args.dir)?;
     let job = match (&args.id, args.index) {
         (Some(id), _) => plan.job(&args.dir, id)?,
@@ -296,7 +294,7 @@ fn job(args: &JobArgs) -> Result<()> {
         }
     };
     let progress = Progress { quiet: args.quiet };
-    match run_job(&args.dir, &plan, job, progress)? {
+    match run_job(&args.dir, &plan, job, progress, stop)? {
         JobOutcome::AlreadyComplete => {
             progress.line(&format!("job {} is already complete", job.id))
         }
@@ -308,22 +306,23 @@ fn job(args: &JobArgs) -> Result<()> {
     Ok(())
 }
 
-fn run(args: &SweepRunArgs, threads: Option<usize>) -> Result<()> {
-    if args.jobs == 0 {
+fn run(args: &SweepRunArgs, threads: Option<usize>, stop: &Stop) -> Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let jobs = args.jobs.unwrap_or(cores);
+    if jobs == 0 {
         return Err(Error::InvalidConfig {
             field: "jobs",
             reason: "must be at least 1".into(),
         });
     }
     let plan = Plan::load(&args.dir)?;
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let options = RunOptions {
         exe: std::env::current_exe().map_err(|e| Error::io("distill executable", e))?,
-        jobs: args.jobs,
-        threads: threads.unwrap_or((cores / args.jobs).max(1)),
+        jobs,
+        threads: threads.unwrap_or((cores / jobs).max(1)),
         quiet: args.quiet,
     };
-    let summary = run_sweep(&args.dir, &plan, &options)?;
+    let summary = run_sweep(&args.dir, &plan, &options, stop)?;
     if !args.quiet {
         println!(
             "{} jobs: {} complete before, {} run now, {} failed, {} skipped",
@@ -333,6 +332,15 @@ fn run(args: &SweepRunArgs, threads: Option<usize>) -> Result<()> {
             summary.failed.len(),
             summary.skipped.len()
         );
+    }
+    if let Some(signal) = summary.interrupted {
+        return Err(Error::Sweep {
+            path: args.dir.clone(),
+            reason: format!(
+                "interrupted by signal {signal}; run `distill sweep run` again to continue \
+                 (interrupted jobs resume from their training states)"
+            ),
+        });
     }
     if summary.failed.is_empty() {
         return Ok(());

@@ -1,29 +1,34 @@
-//! One job of a sweep: idempotent, atomic and locked.
+//! One job of a sweep: idempotent, atomic, locked and resumable.
 //!
 //! ```text
 //! DIR/jobs/<id>/result.json          the model report (test_errors, accuracy, AUCs, history, …)
 //! DIR/jobs/<id>/<kind>.safetensors   the checkpoint, its metadata the job's config
-//! DIR/jobs/.<id>.tmp/                where the job trains; renamed to DIR/jobs/<id>/ when complete
-//! DIR/jobs/<id>.lock                 held while the job runs
+//! DIR/jobs/.<id>.tmp/                where the job trains (with its resumable <kind>.state);
+//!                                    renamed to DIR/jobs/<id>/ when complete
+//! DIR/locks/<id>/                    the folder lock held while the job runs (crate::lock)
 //! ```
 //! A job whose folder exists is complete: the folder only appears by the rename of a finished
-//! temporary folder, so a job killed at any point leaves no result, only a temporary folder the
-//! next run of the job removes.
+//! temporary folder, so a job killed at any point leaves no result. Run again, it continues
+//! from the training state in its temporary folder (a job requeued by Slurm after SIGTERM, or
+//! killed with -9 after its last epoch boundary), to the same bytes as an uninterrupted run.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::experiment::{
-    load_model, model_report, save_model, student_seed, train_distilled, train_plain, Prepared,
+    load_model, model_report, save_model_once, student_seed, train_distilled, train_plain, Prepared,
 };
+use crate::lock::FolderLock;
 use crate::report::{write_json, ModelReport};
-use crate::sweep::lock::JobLock;
 use crate::sweep::plan::{Job, JobKind, Plan};
-use crate::train::Progress;
+use crate::train::{Progress, StateStore, Stop};
 
 /// The folder of the jobs' results inside a sweep folder.
 pub const JOBS_DIR: &str = "jobs";
+
+/// The folder of the jobs' locks inside a sweep folder.
+pub const LOCKS_DIR: &str = "locks";
 
 /// The result file of a job.
 pub const RESULT_FILE: &str = "result.json";
@@ -65,21 +70,29 @@ pub fn read_result(dir: &Path, job: &Job) -> Result<ModelReport> {
     })
 }
 
-/// Runs `job` of the sweep in `dir` unless its result is complete.
+/// Runs `job` of the sweep in `dir` unless its result is complete, continuing an interrupted
+/// run of it; `stop` interrupts it (its state is kept for the next run).
 ///
 /// # Errors
-/// [`Error::DependencyPending`] when a job it depends on is not complete; a lock held by a
-/// live process; any error of loading the data or the teacher, training or writing.
-pub fn run_job(dir: &Path, plan: &Plan, job: &Job, progress: Progress) -> Result<JobOutcome> {
+/// [`Error::DependencyPending`] when a job it depends on is not complete; [`Error::Locked`]
+/// when another live process runs it; [`Error::Interrupted`] when stopped; any error of loading
+/// the data or the teacher, training or writing.
+pub fn run_job(
+    dir: &Path,
+    plan: &Plan,
+    job: &Job,
+    progress: Progress,
+    stop: &Stop,
+) -> Result<JobOutcome> {
     if is_complete(dir, job) {
         return Ok(JobOutcome::AlreadyComplete);
     }
     let teacher_path = teacher_path(dir, plan, job)?;
-    let jobs = dir.join(JOBS_DIR);
-    fs::create_dir_all(&jobs).map_err(|e| Error::io(&jobs, e))?;
-    let _lock = JobLock::acquire(&jobs.join(format!("{}.lock", job.id)))?;
+    let lock_dir = dir.join(LOCKS_DIR).join(&job.id);
+    fs::create_dir_all(&lock_dir).map_err(|e| Error::io(&lock_dir, e))?;
+    let _lock = FolderLock::acquire(&lock_dir)?;
     if is_complete(dir, job) {
-        return Ok(JobOutcome::AlreadyComplete); // finished by another worker while we waited
+        return Ok(JobOutcome::AlreadyComplete); // another worker finished it meanwhile
     }
     let final_dir = result_dir(dir, &job.id);
     if final_dir.exists() {
@@ -88,21 +101,38 @@ pub fn run_job(dir: &Path, plan: &Plan, job: &Job, progress: Progress) -> Result
             reason: "an incomplete job folder that distill did not write: move it away".into(),
         });
     }
-    let tmp = jobs.join(format!(".{}.tmp", job.id));
-    if tmp.exists() {
+    let tmp = dir.join(JOBS_DIR).join(format!(".{}.tmp", job.id));
+    let resuming = tmp.is_dir();
+    if resuming {
         progress.line(&format!(
-            "removing the leftovers of an interrupted run: {}",
+            "continuing the interrupted run in {}",
             tmp.display()
         ));
-        fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
-    fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let report = train_into(&tmp, plan, job, teacher_path.as_deref(), progress)?;
+    fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let store = StateStore::new(&tmp, &job.config, stop.clone());
+    let report = train_into(&tmp, plan, job, teacher_path.as_deref(), progress, &store)?;
+    keep_only_results(&tmp, job)?;
     fs::rename(&tmp, &final_dir).map_err(|e| Error::io(&final_dir, e))?;
-    if let Ok(d) = fs::File::open(&jobs) {
+    if let Ok(d) = fs::File::open(dir.join(JOBS_DIR)) {
         let _ = d.sync_all(); // the rename survives a crash where directories can be synced
     }
     Ok(JobOutcome::Trained(Box::new(report)))
+}
+
+/// Removes the training state (and any stray temporary file) so the result folder holds just
+/// `result.json` and the checkpoint.
+fn keep_only_results(tmp: &Path, job: &Job) -> Result<()> {
+    let checkpoint = format!("{}.safetensors", job.kind.name());
+    let entries = fs::read_dir(tmp).map_err(|e| Error::io(tmp, e))?;
+    for entry in entries {
+        let path = entry.map_err(|e| Error::io(tmp, e))?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if name.as_deref() != Some(RESULT_FILE) && name.as_deref() != Some(checkpoint.as_str()) {
+            fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// The teacher checkpoint a student distils from: its dependency's, or the reused `--teacher`.
@@ -136,50 +166,39 @@ fn teacher_path(dir: &Path, plan: &Plan, job: &Job) -> Result<Option<PathBuf>> {
     })
 }
 
-/// Trains the job and writes its checkpoint and `result.json` into `out`.
+/// Trains the job (resumably, in `store`) and writes its checkpoint and `result.json` into
+/// `out`.
 fn train_into(
     out: &Path,
     plan: &Plan,
     job: &Job,
     teacher: Option<&Path>,
     progress: Progress,
+    store: &StateStore,
 ) -> Result<ModelReport> {
     let config = &job.config;
     let data = Prepared::load_from(&plan.grid.data, &config.train)?;
-    let seed = config.train.seed;
+    let (model, train, seed) = (&config.model, &config.train, config.train.seed);
+    let store = Some(store);
     let trained = match (job.kind, teacher, &config.distill) {
-        (JobKind::Teacher, _, _) => train_plain(
-            &data,
-            &config.model,
-            &config.train,
-            seed,
-            "teacher",
-            progress,
-            None,
-        )?,
+        (JobKind::Teacher, _, _) => {
+            train_plain(&data, model, train, seed, "teacher", progress, store)?
+        }
         (JobKind::Scratch, _, _) => {
             let seed = student_seed(seed); // the distilled student's initial weights
-            train_plain(
-                &data,
-                &config.model,
-                &config.train,
-                seed,
-                "scratch",
-                progress,
-                None,
-            )?
+            train_plain(&data, model, train, seed, "scratch", progress, store)?
         }
         (JobKind::Distilled, Some(teacher), Some(loss)) => {
             let teacher = load_model(teacher, data.input_size())?;
             train_distilled(
                 &data,
                 &teacher,
-                &config.model,
+                model,
                 loss,
-                &config.train,
+                train,
                 "distilled",
                 progress,
-                None,
+                store,
             )?
             .0
         }
@@ -190,12 +209,9 @@ fn train_into(
             })
         }
     };
-    let name = job.kind.name();
-    save_model(
-        &out.join(format!("{name}.safetensors")),
-        &trained.model,
-        config,
-    )?;
+    let checkpoint = out.join(format!("{}.safetensors", job.kind.name()));
+    // An interrupted run may have written it already, from the same finished state.
+    save_model_once(&checkpoint, &trained.model, config, true)?;
     let (report, _) = model_report(&trained, &data.test)?;
     write_json(&out.join(RESULT_FILE), &report)?;
     Ok(report)

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! plan     grid -> jobs with stable ids -> DIR/plan.json      (teachers, then students)
-//! job      one job: DIR/jobs/<id>/{result.json, <kind>.safetensors}; idempotent, atomic, locked
+//! job      one job: DIR/jobs/<id>/{result.json, <kind>.safetensors}; idempotent, atomic,
+//!          locked, resumable
 //! run      every pending job, N local worker processes (`distill sweep job`), dependencies first
 //! emit     DIR/jobs.txt (GNU parallel, xargs) and DIR/slurm/*.sbatch + submit.sh (Slurm arrays)
 //! report   DIR/summary.json, summary.md, errors_vs_temperature.png, heatmap.png
@@ -13,7 +14,6 @@
 
 pub mod emit;
 pub mod job;
-mod lock;
 pub mod plan;
 pub mod report;
 pub mod run;

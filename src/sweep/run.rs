@@ -10,7 +10,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::sweep::job::is_complete;
 use crate::sweep::plan::Plan;
 use crate::sweep::EXIT_LOCKED;
+use crate::train::Stop;
 
 /// The folder of the workers' logs inside a sweep folder.
 pub const LOGS_DIR: &str = "logs";
@@ -46,26 +47,36 @@ pub struct RunSummary {
     pub failed: Vec<(String, String)>,
     /// Jobs not started because a job they depend on failed.
     pub skipped: Vec<String>,
+    /// The signal that stopped the run (its workers keep their training states).
+    pub interrupted: Option<i32>,
 }
 
 #[derive(Debug)]
 enum State {
     Pending,
+    /// Held by another live process (its worker exited with [`EXIT_LOCKED`]): retried after
+    /// [`RETRY`].
+    Locked(Instant),
     Running(Child),
     Complete,
     Failed,
     Skipped,
 }
 
-/// Poll interval of the scheduler, and the wait before retrying a job locked by another worker.
+/// Poll interval of the scheduler.
 const TICK: Duration = Duration::from_millis(100);
 
-/// Runs every job of `plan` that is not complete.
+/// Wait before retrying a job that another process holds.
+const RETRY: Duration = Duration::from_secs(2);
+
+/// Runs every job of `plan` that is not complete. When `stop` is requested (Ctrl-C, SIGTERM),
+/// no new worker starts; the running ones, which got the signal too, save their training states
+/// and exit, and the summary says so.
 ///
 /// # Errors
 /// I/O errors on the logs folder or when a worker cannot be started. Failed jobs are not
 /// errors here: they are in the summary.
-pub fn run_sweep(dir: &Path, plan: &Plan, options: &RunOptions) -> Result<RunSummary> {
+pub fn run_sweep(dir: &Path, plan: &Plan, options: &RunOptions, stop: &Stop) -> Result<RunSummary> {
     let logs = dir.join(LOGS_DIR);
     fs::create_dir_all(&logs).map_err(|e| Error::io(&logs, e))?;
     let mut states: Vec<State> = plan
@@ -76,42 +87,43 @@ pub fn run_sweep(dir: &Path, plan: &Plan, options: &RunOptions) -> Result<RunSum
             false => State::Pending,
         })
         .collect();
+    let count = |states: &[State], f: fn(&State) -> bool| states.iter().filter(|s| f(s)).count();
     let mut summary = RunSummary {
-        already_complete: states
-            .iter()
-            .filter(|s| matches!(s, State::Complete))
-            .count(),
+        already_complete: count(&states, |s| matches!(s, State::Complete)),
         ..RunSummary::default()
     };
-    let bar = job_bar(
-        (plan.jobs.len() - summary.already_complete) as u64,
-        options.quiet,
-    );
+    let to_run = plan.jobs.len() - summary.already_complete;
+    let bar = job_bar(to_run as u64, options.quiet);
     let index_of = |id: &str| plan.jobs.iter().position(|j| j.id == id);
     loop {
+        summary.interrupted = stop.requested();
         for (i, state) in states.iter_mut().enumerate() {
-            let State::Running(child) = state else {
-                continue;
-            };
-            let Some(status) = child.try_wait().map_err(|e| Error::io(&options.exe, e))? else {
-                continue;
-            };
             let id = &plan.jobs[i].id;
-            if status.success() {
-                *state = State::Complete;
-                summary.completed.push(id.clone());
-                bar.inc(1);
-                if !options.quiet {
-                    bar.suspend(|| eprintln!("job {id} done"));
+            match state {
+                State::Locked(since) if since.elapsed() >= RETRY => *state = State::Pending,
+                State::Running(child) => {
+                    let exited = child.try_wait().map_err(|e| Error::io(&options.exe, e))?;
+                    let Some(status) = exited else { continue };
+                    *state = if status.success() {
+                        summary.completed.push(id.clone());
+                        bar.inc(1);
+                        if !options.quiet {
+                            bar.suspend(|| eprintln!("job {id} done"));
+                        }
+                        State::Complete
+                    } else if summary.interrupted.is_some() {
+                        State::Pending // stopped by the same signal: its state is kept
+                    } else if status.code() == Some(i32::from(EXIT_LOCKED)) {
+                        State::Locked(Instant::now())
+                    } else {
+                        let reason = last_line(&log_path(dir, id));
+                        bar.suspend(|| eprintln!("job {id} failed: {reason}"));
+                        summary.failed.push((id.clone(), reason));
+                        bar.inc(1);
+                        State::Failed
+                    };
                 }
-            } else if status.code() == Some(i32::from(EXIT_LOCKED)) {
-                *state = State::Pending; // another process holds it: try again later
-            } else {
-                let reason = last_line(&log_path(dir, id));
-                bar.suspend(|| eprintln!("job {id} failed: {reason}"));
-                summary.failed.push((id.clone(), reason));
-                *state = State::Failed;
-                bar.inc(1);
+                _ => {}
             }
         }
         for i in 0..states.len() {
@@ -124,12 +136,9 @@ pub fn run_sweep(dir: &Path, plan: &Plan, options: &RunOptions) -> Result<RunSum
                 bar.inc(1);
             }
         }
-        let mut running = states
-            .iter()
-            .filter(|s| matches!(s, State::Running(_)))
-            .count();
+        let mut running = count(&states, |s| matches!(s, State::Running(_)));
         for i in 0..states.len() {
-            if running >= options.jobs.max(1) {
+            if running >= options.jobs.max(1) || summary.interrupted.is_some() {
                 break;
             }
             let ready = matches!(states[i], State::Pending)
@@ -142,15 +151,10 @@ pub fn run_sweep(dir: &Path, plan: &Plan, options: &RunOptions) -> Result<RunSum
                 running += 1;
             }
         }
-        let pending = states
-            .iter()
-            .filter(|s| matches!(s, State::Pending))
-            .count();
-        bar.set_message(format!(
-            "running {running}, failed {}",
-            summary.failed.len()
-        ));
-        if running == 0 && pending == 0 {
+        let waiting = count(&states, |s| matches!(s, State::Pending | State::Locked(_)));
+        let failed = summary.failed.len();
+        bar.set_message(format!("running {running}, failed {failed}"));
+        if running == 0 && (waiting == 0 || summary.interrupted.is_some()) {
             break;
         }
         sleep(TICK);

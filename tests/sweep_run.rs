@@ -1,0 +1,294 @@
+//! `distill sweep job` and `sweep run` with real (tiny) trainings: one, two and interrupted
+//! worker pools give byte-identical results, a killed job leaves no result and continues to the
+//! same bytes, and nothing complete runs twice.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant, SystemTime};
+
+use distill::sweep::{Job, JobKind, Plan};
+use serde_json::Value;
+
+fn distill(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_distill"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> Output {
+    let out = distill(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{args:?} failed: {stderr}");
+    out
+}
+
+fn spawn(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_distill"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// 2 teachers, 2 scratch and 2 distilled students, each a second or so.
+const TINY: [&str; 14] = [
+    "--train-limit",
+    "600",
+    "--epochs",
+    "2",
+    "--teacher-hidden",
+    "16",
+    "--student-hidden",
+    "8",
+    "--temperature",
+    "3",
+    "--seeds",
+    "2",
+    "--soft-scale",
+    "t-squared",
+];
+
+fn plan(dir: &Path, grid: &[&str]) -> Plan {
+    let mut args = vec!["sweep", "plan", "--out", dir.to_str().unwrap(), "--quiet"];
+    args.extend(grid);
+    ok(&args);
+    Plan::load(dir).unwrap()
+}
+
+/// A result's numbers: result.json without its timings.
+fn numbers(path: &Path) -> Value {
+    let mut v: Value = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
+    let object = v.as_object_mut().unwrap();
+    object.remove("train_seconds");
+    object.remove("teacher_logits_seconds");
+    object["history"].as_object_mut().unwrap().remove("seconds");
+    v
+}
+
+/// The jobs' checkpoint bytes and result numbers in `a` equal those in `b`.
+fn assert_same_results(jobs: &[Job], a: &Path, b: &Path) {
+    for job in jobs {
+        let (x, y) = (a.join("jobs").join(&job.id), b.join("jobs").join(&job.id));
+        let checkpoint = format!("{}.safetensors", job.kind.name());
+        assert_eq!(
+            fs::read(x.join(&checkpoint)).unwrap(),
+            fs::read(y.join(&checkpoint)).unwrap(),
+            "{} checkpoint",
+            job.id
+        );
+        let (r, s) = (x.join("result.json"), y.join("result.json"));
+        assert_eq!(numbers(&r), numbers(&s), "{} result", job.id);
+        let mut files: Vec<_> = fs::read_dir(&x)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        files.sort();
+        let mut want = vec!["result.json", checkpoint.as_str()];
+        want.sort_unstable();
+        assert_eq!(files, want, "{}: only the results", job.id);
+    }
+}
+
+fn modified(path: &Path) -> SystemTime {
+    fs::metadata(path).unwrap().modified().unwrap()
+}
+
+fn complete_jobs(dir: &Path, plan: &Plan) -> Vec<PathBuf> {
+    plan.jobs
+        .iter()
+        .map(|j| dir.join("jobs").join(&j.id).join("result.json"))
+        .filter(|p| p.is_file())
+        .collect()
+}
+
+#[test]
+fn one_two_and_killed_worker_pools_give_the_same_bytes_and_nothing_runs_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
+    let p = plan(&a, &TINY);
+    plan(&b, &TINY);
+    plan(&c, &TINY);
+    let (sa, sb, sc) = (
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        c.to_str().unwrap(),
+    );
+
+    ok(&["sweep", "run", sa, "--jobs", "1", "--quiet"]);
+    ok(&["sweep", "run", sb, "--jobs", "2", "--quiet"]);
+    assert_same_results(&p.jobs, &a, &b);
+
+    // A finished sweep runs nothing: every result stays as it was.
+    let before: Vec<_> = complete_jobs(&a, &p).iter().map(|r| modified(r)).collect();
+    let out = ok(&["sweep", "run", sa, "--jobs", "2"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("6 complete before, 0 run now"), "{stdout}");
+    let after: Vec<_> = complete_jobs(&a, &p).iter().map(|r| modified(r)).collect();
+    assert_eq!(before, after);
+
+    // kill -9 of `sweep run` once a job is complete (its worker may live on), then run again.
+    let mut run = spawn(&["sweep", "run", sc, "--jobs", "1", "--quiet"]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while complete_jobs(&c, &p).is_empty() {
+        assert!(Instant::now() < deadline, "no job finished in 2 minutes");
+        sleep(Duration::from_millis(20));
+    }
+    run.kill().unwrap(); // SIGKILL
+    run.wait().unwrap();
+    let finished: Vec<(PathBuf, SystemTime)> = complete_jobs(&c, &p)
+        .into_iter()
+        .map(|r| (r.clone(), modified(&r)))
+        .collect();
+    assert!(finished.len() < p.jobs.len(), "killed before the end");
+    ok(&["sweep", "run", sc, "--jobs", "2", "--quiet"]);
+    for (result, time) in &finished {
+        assert_eq!(modified(result), *time, "{} ran twice", result.display());
+    }
+    assert_same_results(&p.jobs, &a, &c);
+
+    for dir in [sa, sc] {
+        ok(&["sweep", "report", dir]);
+    }
+    assert_eq!(
+        fs::read(a.join("summary.json")).unwrap(),
+        fs::read(c.join("summary.json")).unwrap()
+    );
+}
+
+#[test]
+fn a_student_waits_for_its_teacher_and_a_complete_job_exits_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("sweep");
+    let p = plan(&dir, &TINY);
+    let d = dir.to_str().unwrap();
+    let student = p
+        .jobs
+        .iter()
+        .find(|j| j.kind == JobKind::Distilled)
+        .unwrap();
+    let out = distill(&["sweep", "job", d, &student.id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&format!("depends on job {}", student.depends_on[0])),
+        "{err}"
+    );
+    assert!(err.contains("has not finished"), "{err}");
+    assert!(!dir.join("jobs").join(&student.id).exists());
+
+    let teacher = &student.depends_on[0];
+    let index = p
+        .jobs
+        .iter()
+        .position(|j| &j.id == teacher)
+        .unwrap()
+        .to_string();
+    ok(&["sweep", "job", d, "--index", &index, "--quiet"]);
+    let result = dir.join("jobs").join(teacher).join("result.json");
+    let (bytes, time) = (fs::read(&result).unwrap(), modified(&result));
+    let out = ok(&["sweep", "job", d, teacher]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already complete"));
+    assert_eq!(
+        (fs::read(&result).unwrap(), modified(&result)),
+        (bytes, time)
+    );
+    ok(&["sweep", "job", d, &student.id, "--quiet"]);
+}
+
+#[test]
+fn a_job_killed_mid_training_leaves_no_result_and_continues_to_the_same_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    // One teacher long enough to be caught between two epochs.
+    let grid = [
+        "--train-limit",
+        "6000",
+        "--epochs",
+        "8",
+        "--teacher-hidden",
+        "512",
+        "--seeds",
+        "1",
+    ];
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let p = plan(&a, &grid);
+    plan(&b, &grid);
+    let teacher = &p.jobs[0].id;
+    ok(&["sweep", "job", b.to_str().unwrap(), teacher, "--quiet"]);
+
+    let sa = a.to_str().unwrap();
+    let mut job = spawn(&["sweep", "job", sa, teacher]);
+    let state = a
+        .join("jobs")
+        .join(format!(".{teacher}.tmp"))
+        .join("teacher.state");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !state.is_file() {
+        assert!(Instant::now() < deadline, "no epoch finished in 2 minutes");
+        sleep(Duration::from_millis(10));
+    }
+    job.kill().unwrap(); // SIGKILL: the lock file stays behind, held by no one
+    job.wait().unwrap();
+    assert!(
+        !a.join("jobs").join(teacher).exists(),
+        "no result from a killed job"
+    );
+    assert!(a.join("locks").join(teacher).join(".distill.lock").exists());
+
+    let out = ok(&["sweep", "job", sa, teacher]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("taking over the lock"), "{err}");
+    assert!(err.contains("continuing the interrupted run"), "{err}");
+    assert_same_results(&p.jobs[..1], &a, &b);
+    assert!(!a.join("jobs").join(format!(".{teacher}.tmp")).exists());
+}
+
+#[test]
+fn a_failed_job_is_reported_and_the_others_finish() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A reused teacher that disappears after planning: every distilled job fails.
+    let teacher = tmp.path().join("teacher");
+    ok(&[
+        "teacher",
+        "--out",
+        teacher.to_str().unwrap(),
+        "--train-limit",
+        "600",
+        "--epochs",
+        "1",
+        "--hidden",
+        "16",
+        "--quiet",
+    ]);
+    let ckpt = teacher.join("teacher.safetensors");
+    let dir = tmp.path().join("sweep");
+    let mut grid = TINY[..12].to_vec(); // 2 seeds; no teacher jobs with --teacher
+    grid.extend(["--teacher", ckpt.to_str().unwrap()]);
+    let p = plan(&dir, &grid);
+    fs::remove_file(&ckpt).unwrap();
+    let out = distill(&[
+        "sweep",
+        "run",
+        dir.to_str().unwrap(),
+        "--jobs",
+        "2",
+        "--quiet",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("2 jobs failed"), "{err}");
+    for job in &p.jobs {
+        let done = dir.join("jobs").join(&job.id).join("result.json").is_file();
+        assert_eq!(done, job.kind == JobKind::Scratch, "{}", job.id);
+        if job.kind == JobKind::Distilled {
+            assert!(err.contains(&job.id), "{err}");
+        }
+    }
+}
