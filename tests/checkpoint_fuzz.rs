@@ -8,43 +8,21 @@
 //! `cargo test --release` runs 256 cases per property; a longer soak:
 //! `PROPTEST_CASES=20000 cargo test --release --test checkpoint_fuzz`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod largest_alloc;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use distill::checkpoint::{load, mlp_metadata, save};
 use distill::Error;
+use largest_alloc::largest_allocation;
 use ndarray::{Array1, Array2};
 use proptest::prelude::*;
 
-/// The system allocator, remembering the largest request since the last reset.
-struct Largest;
-
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
 /// The tests of this file measure one at a time (the allocator is global).
 static SERIAL: Mutex<()> = Mutex::new(());
-
-// SAFETY: forwards every call unchanged to `System`; only records sizes.
-unsafe impl GlobalAlloc for Largest {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Largest = Largest;
 
 /// Loads `bytes` as `dir/fuzzed.safetensors`; checks the outcome is an error naming the file or
 /// a valid model, and that no allocation exceeded twice the file plus 64 KiB. Returns the
@@ -52,9 +30,7 @@ static GLOBAL: Largest = Largest;
 fn check(dir: &Path, bytes: &[u8]) -> Result<Option<Vec<usize>>, TestCaseError> {
     let path = dir.join("fuzzed.safetensors");
     std::fs::write(&path, bytes).unwrap();
-    LARGEST.store(0, Ordering::Relaxed);
-    let result = load(&path);
-    let largest = LARGEST.load(Ordering::Relaxed);
+    let (result, largest) = largest_allocation(|| load(&path));
     prop_assert!(
         largest <= 2 * bytes.len() + 64 * 1024,
         "{largest} bytes allocated for a {}-byte file",

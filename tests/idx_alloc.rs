@@ -4,44 +4,14 @@
 //! so nothing else runs in the process while it measures.
 
 mod idx_builder;
+mod largest_alloc;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use distill::data::idx::read_idx;
 use distill::Error;
 use idx_builder::{gzip, noise, u8_idx};
-
-/// The system allocator, remembering the largest request since the last reset.
-struct Largest;
-
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call unchanged to `System`; only records sizes.
-unsafe impl GlobalAlloc for Largest {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Largest = Largest;
-
-/// Largest single allocation made by `f`.
-fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    LARGEST.store(0, Ordering::Relaxed);
-    let out = f();
-    (out, LARGEST.load(Ordering::Relaxed))
-}
+use largest_alloc::largest_allocation;
 
 #[test]
 fn promised_sizes_are_never_allocated() {
