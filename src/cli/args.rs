@@ -154,6 +154,32 @@ impl DistillArgs {
     }
 }
 
+/// The teacher's shape in commands that also train students (`distill run`, `distill sweep plan`).
+#[derive(Args, Debug, Clone)]
+pub struct TeacherShapeArgs {
+    /// Teacher hidden widths.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1200,1200",
+        value_name = "W1,W2,.."
+    )]
+    pub teacher_hidden: Vec<usize>,
+    /// Teacher dropout rate.
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    pub teacher_dropout: f64,
+}
+
+impl TeacherShapeArgs {
+    /// The teacher's [`ModelConfig`].
+    pub fn model_config(&self) -> ModelConfig {
+        ModelConfig {
+            hidden: self.teacher_hidden.clone(),
+            dropout: self.teacher_dropout,
+        }
+    }
+}
+
 /// Arguments of `distill run` (also the top level: `distill` alone runs the notebook).
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
@@ -167,17 +193,8 @@ pub struct RunArgs {
     /// Reuse a trained teacher checkpoint instead of training one.
     #[arg(long, value_name = "CKPT")]
     pub teacher: Option<PathBuf>,
-    /// Teacher hidden widths.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "1200,1200",
-        value_name = "W1,W2,.."
-    )]
-    pub teacher_hidden: Vec<usize>,
-    /// Teacher dropout rate.
-    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
-    pub teacher_dropout: f64,
+    #[command(flatten)]
+    pub teacher_shape: TeacherShapeArgs,
     /// Student hidden widths.
     #[arg(
         long,
@@ -202,10 +219,7 @@ impl RunArgs {
                 regularisation: self.regularisation.regularisation(),
                 ..self.train.train_config()
             },
-            teacher: ModelConfig {
-                hidden: self.teacher_hidden.clone(),
-                dropout: self.teacher_dropout,
-            },
+            teacher: self.teacher_shape.model_config(),
             student: ModelConfig {
                 hidden: self.student_hidden.clone(),
                 dropout: self.student_dropout,

@@ -15,7 +15,7 @@ use distill::sweep::{
 };
 use distill::train::{Progress, Stop};
 
-use crate::cli::args::TrainArgs;
+use crate::cli::args::{TeacherShapeArgs, TrainArgs};
 
 /// Arguments of `distill sweep`.
 #[derive(Args, Debug, Clone)]
@@ -79,17 +79,8 @@ pub struct PlanArgs {
     /// Student dropout rate.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub student_dropout: f64,
-    /// Teacher hidden widths.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "1200,1200",
-        value_name = "W1,W2,.."
-    )]
-    pub teacher_hidden: Vec<usize>,
-    /// Teacher dropout rate.
-    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
-    pub teacher_dropout: f64,
+    #[command(flatten)]
+    pub teacher_shape: TeacherShapeArgs,
     /// Reuse one trained teacher for every seed (no teacher jobs).
     #[arg(long, value_name = "CKPT")]
     pub teacher: Option<PathBuf>,
@@ -230,10 +221,7 @@ fn plan(args: &PlanArgs) -> Result<()> {
         seeds,
         student_hidden,
         student_dropout: args.student_dropout,
-        teacher: ModelConfig {
-            hidden: args.teacher_hidden.clone(),
-            dropout: args.teacher_dropout,
-        },
+        teacher: args.teacher_shape.model_config(),
         teacher_checkpoint: args.teacher.as_deref().map(absolute).transpose()?,
         train: args.train.train_config(),
     };
