@@ -74,7 +74,7 @@ fn synthetic_digits(n: usize) -> (Array2<u8>, Vec<u8>) {
     let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
     let pixels = Array2::from_shape_fn((n, 28 * 28), |(i, p)| {
         let (r, c) = ((p / 28) as f64 - 13.5, (p % 28) as f64 - 13.5);
-        let ink = if labels[i] % 2 == 0 {
+        let ink = if labels[i].is_multiple_of(2) {
             (r.hypot(c) - 5.0 - f64::from(labels[i]) / 2.0).abs() < 2.0
         } else {
             (c - r * f64::from(labels[i]) / 10.0).abs() < 2.0 && r.abs() < 10.0

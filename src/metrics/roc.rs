@@ -201,7 +201,7 @@ fn counts_at_thresholds(positive: &[bool], scores: &[f64]) -> (Vec<usize>, Vec<u
         tp += usize::from(positive[i]);
         let last_of_tie = order
             .get(rank + 1)
-            .map_or(true, |&next| scores[next] != scores[i]);
+            .is_none_or(|&next| scores[next] != scores[i]);
         if last_of_tie {
             tps.push(tp);
             fps.push(rank + 1 - tp);

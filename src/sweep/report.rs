@@ -121,7 +121,7 @@ pub fn summarise(dir: &Path, plan: &Plan) -> Result<Summary> {
         let cell: Vec<_> = finished
             .iter()
             .filter(|f| f.job.kind == kind)
-            .filter(|f| hidden.map_or(true, |h| f.job.config.model.hidden == h))
+            .filter(|f| hidden.is_none_or(|h| f.job.config.model.hidden == h))
             .collect();
         cell.iter()
             .map(|f| (f.job.config.train.seed, f.test_errors))

@@ -51,7 +51,7 @@ impl EpochBar {
     pub fn batch_done(&self, batch: usize, loss: f64, accuracy: f64) {
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            if batch % REFRESH_EVERY == 0 {
+            if batch.is_multiple_of(REFRESH_EVERY) {
                 bar.set_message(format!("loss: {loss:.4} - accuracy: {accuracy:.4}"));
             }
         }
