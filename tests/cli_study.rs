@@ -180,3 +180,39 @@ fn bad_input_is_refused_with_a_clear_message() {
         "a refused command created its output folder"
     );
 }
+
+#[test]
+fn the_commands_that_read_mnist_take_it_from_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = tiny_checkpoint(dir.path());
+    let missing = dir.path().join("no-such-folder");
+    let m = missing.to_str().unwrap();
+    let o = dir.path().join("never");
+    let o = o.to_str().unwrap();
+    for args in [
+        &["explain", "--data", m][..],
+        &["soft-targets", &ckpt, "--data", m, "--out", o],
+        &["similarity", &ckpt, "--data", m, "--out", o],
+    ] {
+        let err = refused(args);
+        assert!(err.contains(m), "{args:?}: {err}");
+    }
+    // The shipped folder holds the embedded files: the same numbers from either.
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
+    let similarity = |data: &[&str], out: &str| {
+        let out = dir.path().join(out);
+        let mut args = vec![
+            "similarity",
+            &ckpt,
+            "--json",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(data);
+        stdout_json(&distill(&args))["matrix"].clone()
+    };
+    assert_eq!(
+        similarity(&["--data", shipped.to_str().unwrap()], "folder"),
+        similarity(&[], "embedded")
+    );
+}

@@ -1,8 +1,14 @@
 //! The training commands' flags: bad values are refused with a clear message before any work,
-//! and nothing is written.
+//! and nothing is written; a transfer set filters the training part only.
 
 use std::path::Path;
 use std::process::{Command, Output};
+
+use distill::config::TrainConfig;
+use distill::data::{DataSource, Split};
+use distill::experiment::{load_model, Prepared};
+use distill::metrics::{error_count, predictions};
+use distill::train::logits;
 
 fn distill(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_distill"))
@@ -393,4 +399,55 @@ fn distill_alone_runs_the_notebook_with_top_level_flags() {
         serde_json::json!([64])
     );
     assert_eq!(report["models"]["scratch"]["epochs_run"], 1);
+}
+
+#[test]
+fn a_transfer_set_filters_the_training_part_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("only78");
+    let run = distill(&[
+        "student",
+        "--scratch",
+        "--transfer-only",
+        "7,8",
+        "--train-limit",
+        "2000",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("scratch.json")).unwrap()).unwrap();
+    let model = load_model(&out.join("scratch.safetensors"), 784).unwrap();
+    // The validation and test parts `--train-limit 2000` gives without a transfer set.
+    let config = TrainConfig {
+        train_limit: Some(2000),
+        ..TrainConfig::default()
+    };
+    let data = Prepared::load_from(&DataSource::Embedded, &config).unwrap();
+    let correct = |split: &Split| {
+        let predicted = predictions(logits(&model, split).view());
+        split.len() - error_count(&predicted, split.labels())
+    };
+    let val = &data.validation;
+    assert!(val.labels().iter().any(|&l| l != 7 && l != 8));
+    assert_eq!(
+        report["history"]["val_accuracy"][0].as_f64().unwrap(),
+        correct(val) as f64 / val.len() as f64,
+        "the validation accuracy is over all {} validation images",
+        val.len()
+    );
+    assert_eq!(
+        report["test_errors"].as_u64().unwrap() as usize,
+        data.test.len() - correct(&data.test),
+        "the test errors are over all {} test images",
+        data.test.len()
+    );
 }

@@ -1,13 +1,16 @@
 //! `distill paper --quick` end to end: the files, the schema of paper.json, per-class errors
 //! that add up, shifted checkpoints that differ from their unshifted twins by exactly the
-//! chosen bias shift, and a reused teacher giving the same students.
+//! chosen bias shift, docs/paper.md's `distill teacher` command training the same teacher, and
+//! a reused teacher giving the same students, also when the run is interrupted and resumed.
 
 use std::path::Path;
+use std::process::Command;
 
 use distill::checkpoint;
 use distill::data::default_data_dir;
 use distill::paper::{run, PaperConfig, MODELS};
 use distill::train::{Progress, Stop};
+use distill::Error;
 use serde_json::Value;
 
 fn quick(out: &Path, teacher: Option<&Path>) -> PaperConfig {
@@ -98,6 +101,15 @@ fn quick_paper_writes_every_file_with_the_issues_schema() {
             m["test_errors"].as_u64().unwrap(),
             "{name}: per-class errors add up to the test errors"
         );
+        // The transfer sets filter the training part only: every model meets all 10,000 tests.
+        let accuracy = m["test_accuracy"].as_f64().unwrap();
+        let errors = m["test_errors"].as_f64().unwrap();
+        assert!(
+            ((1.0 - accuracy) * 10_000.0 - errors).abs() < 1e-6,
+            "{name}: {errors} errors at accuracy {accuracy}"
+        );
+        let epochs = m["epochs_run"].as_u64().unwrap();
+        assert!(epochs <= 2, "{name}: --quick trains 2 epochs, not {epochs}");
     }
     let parameters = |name: &str| json["models"][name]["parameters"].as_u64().unwrap();
     assert_eq!(
@@ -172,25 +184,64 @@ fn quick_paper_writes_every_file_with_the_issues_schema() {
         omit3["test_errors"], omit3["per_class_errors"][3]
     )));
 
-    // A reused teacher: the same teacher, hence the same students, bit for bit.
+    // docs/paper.md's `distill teacher` command (at the quick sizes: --train-limit, --epochs,
+    // --patience) trains the recipe's teacher bit for bit.
+    let cli = dir.path().join("cli-teacher");
+    let flags = "--epochs 2 --patience 2 --train-limit 3000 --batch-size 128 \
+        --learning-rate 1e-3 --lr-schedule cosine --dropout 0.5 --input-dropout 0.2 \
+        --max-norm 3.5 --jitter 2 --validation-split 0.1 --seed 42 --quiet";
+    let trained = Command::new(env!("CARGO_BIN_EXE_distill"))
+        .arg("teacher")
+        .args(flags.split_whitespace())
+        .arg("--out")
+        .arg(&cli)
+        .output()
+        .unwrap();
+    assert!(
+        trained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trained.stderr)
+    );
+    assert!(
+        split_output_bias(&cli.join("teacher.safetensors"))
+            == split_output_bias(&out.join("teacher.safetensors")),
+        "the documented teacher command trains the recipe's teacher"
+    );
+
+    // A reused teacher: the same teacher, hence the same students, bit for bit; the run is
+    // stopped after its first batch (Ctrl-C) and continued with `--resume`.
     let again = dir.path().join("again");
-    let reused = run(
-        &quick(&again, Some(&out.join("teacher.safetensors"))),
+    let teacher = out.join("teacher.safetensors");
+    let stop = Stop::default();
+    stop.request(2); // before the run starts: scratch_800 stops after its first batch
+    let stopped = run(
+        &quick(&again, Some(&teacher)),
         Progress { quiet: true },
-        &Stop::default(),
-    )
-    .unwrap();
+        &stop,
+    );
+    match stopped {
+        Err(Error::Interrupted { signal: 2, state }) => {
+            assert!(state.ends_with("scratch_800.state"), "{state:?}")
+        }
+        other => panic!("expected Interrupted, got {other:?}"),
+    }
+    assert!(!again.join("paper.json").exists(), "stopped before the end");
+    let resumed = PaperConfig {
+        resume: true,
+        ..quick(&again, Some(&teacher))
+    };
+    let reused = run(&resumed, Progress { quiet: true }, &Stop::default()).unwrap();
     let first = &outcome.report.models;
     let second = &reused.report.models;
     for name in MODELS {
         assert_eq!(second[name].test_errors, first[name].test_errors, "{name}");
     }
     assert_eq!(second["teacher"].epochs_run, 0, "loaded, not trained");
-    for name in ["distilled_800", "only78_shifted"] {
+    for name in MODELS {
         let file = format!("{name}.safetensors");
         assert!(
             split_output_bias(&again.join(&file)) == split_output_bias(&out.join(&file)),
-            "{name}: the same tensors from a reused teacher"
+            "{name}: the same tensors from a reused teacher, resumed"
         );
     }
 }

@@ -1,11 +1,13 @@
 //! `distill sweep plan`, `job` and `report` without training: plan.json is byte-stable with ids
 //! that follow the jobs' content, bad input is a clear error that loses nothing, and the
-//! report's statistics equal values computed by hand.
+//! report's statistics equal values computed by hand; a job another process holds exits with
+//! 75 and the Slurm flags set their `#SBATCH` lines.
 
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use distill::lock::FolderLock;
 use distill::report::ModelReport;
 use distill::sweep::{JobKind, Plan};
 use serde_json::Value;
@@ -231,6 +233,66 @@ fn unknown_ids_bad_indices_foreign_folders_and_edited_plans_are_clear_errors() {
         assert_eq!(
             fs::read_to_string(done.join("result.json")).unwrap(),
             "finished"
+        );
+    }
+}
+
+#[test]
+fn a_job_locked_by_another_process_exits_with_75_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("sweep");
+    plan(&dir, &[]);
+    let id = &Plan::load(&dir).unwrap().jobs[0].id;
+    // The documented lock of a job, held here as a live `sweep job` would hold it.
+    let lock_dir = dir.join("locks").join(id);
+    fs::create_dir_all(&lock_dir).unwrap();
+    let _held = FolderLock::acquire(&lock_dir).unwrap();
+    let out = distill(&["sweep", "job", dir.to_str().unwrap(), id, "--quiet"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{err}"); // the status `sweep run` retries
+    assert!(
+        err.contains(&format!("locked by process {}", std::process::id())),
+        "{err}"
+    );
+    let jobs = dir.join("jobs");
+    assert!(
+        !jobs.exists() || fs::read_dir(&jobs).unwrap().count() == 0,
+        "nothing trained beside the holder"
+    );
+}
+
+#[test]
+fn the_slurm_flags_set_the_sbatch_lines_and_default_to_four_hours_and_one_cpu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (plain, set) = (tmp.path().join("plain"), tmp.path().join("set"));
+    plan(&plain, &[]);
+    let flags = [
+        "--slurm-partition",
+        "gpu",
+        "--slurm-time",
+        "01:30:00",
+        "--slurm-cpus",
+        "4",
+    ];
+    plan(&set, &flags);
+    for array in ["teachers", "students"] {
+        let read =
+            |dir: &Path| fs::read_to_string(dir.join(format!("slurm/{array}.sbatch"))).unwrap();
+        let (plain, set) = (read(&plain), read(&set));
+        for line in ["#SBATCH --time=04:00:00\n", "#SBATCH --cpus-per-task=1\n"] {
+            assert!(plain.contains(line), "{array} lacks {line}: {plain}");
+        }
+        assert!(!plain.contains("--partition"), "{plain}");
+        for line in [
+            "#SBATCH --partition=gpu\n",
+            "#SBATCH --time=01:30:00\n",
+            "#SBATCH --cpus-per-task=4\n",
+        ] {
+            assert!(set.contains(line), "{array} lacks {line}: {set}");
+        }
+        assert!(
+            set.contains("--threads \"${SLURM_CPUS_PER_TASK:-1}\""),
+            "{set}"
         );
     }
 }

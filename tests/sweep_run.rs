@@ -1,6 +1,7 @@
 //! `distill sweep job` and `sweep run` with real (tiny) trainings: one, two and interrupted
 //! worker pools give byte-identical results, a killed job leaves no result and continues to the
-//! same bytes, and nothing complete runs twice.
+//! same bytes, nothing complete runs twice, a job trains what `distill run` with its seed
+//! trains, a failed job's dependants are skipped, and a job another process holds is retried.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime};
 
+use distill::lock::FolderLock;
 use distill::sweep::{Job, JobKind, Plan};
 use serde_json::Value;
 
@@ -61,7 +63,11 @@ fn plan(dir: &Path, grid: &[&str]) -> Plan {
 
 /// A result's numbers: result.json without its timings.
 fn numbers(path: &Path) -> Value {
-    let mut v: Value = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
+    untimed(serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap())
+}
+
+/// A model report (result.json, or a model of report.json) without its timings.
+fn untimed(mut v: Value) -> Value {
     let object = v.as_object_mut().unwrap();
     object.remove("train_seconds");
     object.remove("teacher_logits_seconds");
@@ -291,4 +297,122 @@ fn a_failed_job_is_reported_and_the_others_finish() {
             assert!(err.contains(&job.id), "{err}");
         }
     }
+}
+
+#[test]
+fn a_sweep_job_trains_the_model_distill_run_trains_with_its_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("sweep");
+    let mut grid = TINY.to_vec();
+    grid[11] = "1"; // --seeds 1: seed 1 only
+    let p = plan(&dir, &grid);
+    assert_eq!(p.jobs.len(), 3);
+    ok(&[
+        "sweep",
+        "run",
+        dir.to_str().unwrap(),
+        "--jobs",
+        "1",
+        "--quiet",
+    ]);
+    let run = tmp.path().join("run");
+    let mut args = vec![
+        "run",
+        "--out",
+        run.to_str().unwrap(),
+        "--seed",
+        "1",
+        "--quiet",
+    ];
+    args.extend(&TINY[..8]); // --train-limit, --epochs, --teacher-hidden, --student-hidden
+    args.extend(["--temperature", "3", "--soft-scale", "t-squared"]);
+    ok(&args);
+    let report: Value =
+        serde_json::from_str(&fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
+    for job in &p.jobs {
+        let name = job.kind.name();
+        let job_dir = dir.join("jobs").join(&job.id);
+        let checkpoint = format!("{name}.safetensors");
+        // The tensors, not the files: each file's metadata holds its own command's config.
+        let swept = distill::checkpoint::load(&job_dir.join(&checkpoint)).unwrap();
+        let notebook = distill::checkpoint::load(&run.join(&checkpoint)).unwrap();
+        assert!(swept.layers == notebook.layers, "{}: tensors", job.id);
+        assert_eq!(
+            numbers(&job_dir.join("result.json")),
+            untimed(report["models"][name].clone()),
+            "{}: report",
+            job.id
+        );
+    }
+}
+
+#[test]
+fn a_failed_teacher_skips_its_students_and_each_failure_shows_its_logs_last_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Data that disappears after planning: every job that loads it fails.
+    let data = tmp.path().join("data");
+    fs::create_dir(&data).unwrap();
+    let dir = tmp.path().join("sweep");
+    let mut grid = TINY.to_vec();
+    grid.extend(["--data", data.to_str().unwrap()]);
+    let p = plan(&dir, &grid);
+    fs::remove_dir(&data).unwrap();
+    let out = distill(&[
+        "sweep",
+        "run",
+        dir.to_str().unwrap(),
+        "--jobs",
+        "1",
+        "--quiet",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    // 2 teachers and 2 scratch students fail; the 2 distilled students never start.
+    assert!(
+        err.contains("4 jobs failed (2 skipped after them)"),
+        "{err}"
+    );
+    for job in &p.jobs {
+        let log = dir.join("logs").join(format!("{}.log", job.id));
+        if job.kind == JobKind::Distilled {
+            assert!(!log.exists(), "{}: skipped, never started", job.id);
+            assert!(!err.contains(&job.id), "{err}");
+        } else {
+            let text = fs::read_to_string(&log).unwrap();
+            let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+            assert!(last.contains(data.to_str().unwrap()), "{}: {last}", job.id);
+            let reported = format!("{}: {last} (log: {})", job.id, log.display());
+            assert!(err.contains(&reported), "{err}");
+        }
+        assert!(!dir.join("jobs").join(&job.id).exists(), "{}", job.id);
+    }
+}
+
+#[test]
+fn sweep_run_retries_a_job_another_process_holds_until_it_is_free() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("sweep");
+    let mut grid = TINY.to_vec();
+    grid[11] = "1"; // --seeds 1: a teacher, a scratch and a distilled student
+    let p = plan(&dir, &grid);
+    let teacher = &p.jobs[0].id;
+    let lock_dir = dir.join("locks").join(teacher);
+    fs::create_dir_all(&lock_dir).unwrap();
+    let held = FolderLock::acquire(&lock_dir).unwrap();
+    let mut run = spawn(&["sweep", "run", dir.to_str().unwrap(), "--jobs", "1"]);
+    // The teacher's worker meets the lock and exits with 75 (its log names the holder) ...
+    let log = dir.join("logs").join(format!("{teacher}.log"));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("locked by process")
+    {
+        assert!(Instant::now() < deadline, "the worker never met the lock");
+        sleep(Duration::from_millis(20));
+    }
+    // ... and `sweep run` waits for it instead of failing it; freed, the job runs.
+    drop(held);
+    let status = run.wait().unwrap();
+    assert!(status.success(), "sweep run failed a locked job");
+    assert_eq!(complete_jobs(&dir, &p).len(), p.jobs.len());
 }
