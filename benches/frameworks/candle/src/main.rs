@@ -67,7 +67,9 @@ enum SoftScale {
 
 /// The flags of common.py's parse_args.
 #[derive(Parser)]
-#[command(about = "The notebook's three trainings in candle on the CPU, for side-by-side benchmarks")]
+#[command(
+    about = "The notebook's three trainings in candle on the CPU, for side-by-side benchmarks"
+)]
 struct Args {
     /// Maximum epochs per training.
     #[arg(long, default_value_t = 50)]
@@ -87,7 +89,12 @@ struct Args {
     #[arg(long, value_enum, default_value = "per-batch")]
     teacher_logits: LogitMode,
     /// Comma-separated subset of teacher,distill,scratch.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "teacher,distill,scratch")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "teacher,distill,scratch"
+    )]
     which: Vec<Training>,
     /// Factor on the KL term: 1 (the notebook) or T² (the paper).
     #[arg(long, value_enum, default_value = "one")]
@@ -167,10 +174,21 @@ fn fit(
     val_loss: impl Fn() -> Result<f64>,
     device: &Device,
 ) -> Result<Fitted> {
-    let params = ParamsAdamW { lr: LEARNING_RATE, beta1: BETA_1, beta2: BETA_2, eps: EPSILON, weight_decay: 0.0 };
+    let params = ParamsAdamW {
+        lr: LEARNING_RATE,
+        beta1: BETA_1,
+        beta2: BETA_2,
+        eps: EPSILON,
+        weight_decay: 0.0,
+    };
     let mut opt = AdamW::new(model.vars(), params)?;
     let (mut shuffle, mut dropout) = (stream(seed, SHUFFLE), stream(seed, DROPOUT));
-    let mut fitted = Fitted { seconds: vec![], loss: vec![], val_loss: vec![], best_epoch: None };
+    let mut fitted = Fitted {
+        seconds: vec![],
+        loss: vec![],
+        val_loss: vec![],
+        best_epoch: None,
+    };
     let (mut best, mut best_weights, mut wait) = (f64::INFINITY, None, 0);
     let mut perm: Vec<u32> = (0..n as u32).collect();
     for epoch in 0..args.epochs {
@@ -219,13 +237,22 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     }
     // Before any tensor operation: candle reads RAYON_NUM_THREADS at each matmul and for its pool.
     std::env::set_var("RAYON_NUM_THREADS", args.threads.to_string());
-    rayon::ThreadPoolBuilder::new().num_threads(args.threads).build_global()?;
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build_global()?;
     let device = Device::Cpu;
     let data = mnist::load(args.train_limit.map(|n| n as usize))?;
-    let (train, val) = (Data::new(&data.train, &device)?, Data::new(&data.val, &device)?);
+    let (train, val) = (
+        Data::new(&data.train, &device)?,
+        Data::new(&data.val, &device)?,
+    );
     let test_x = Tensor::from_slice(&data.test.x, (data.test.len(), mnist::INPUT_SIZE), &device)?;
     let n = data.train.len();
-    let soft_scale = if args.soft_scale == SoftScale::TSquared { TEMPERATURE * TEMPERATURE } else { 1.0 };
+    let soft_scale = if args.soft_scale == SoftScale::TSquared {
+        TEMPERATURE * TEMPERATURE
+    } else {
+        1.0
+    };
     let mut report = report::base(&args);
     let mut models = serde_json::Map::new();
     let record = |model: &Mlp, fitted: Fitted, extra: Value| -> Result<Value> {
@@ -233,14 +260,24 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         Ok(report::training(fitted, &z, &data.test.y, extra))
     };
 
-    let teacher = Mlp::new(&TEACHER_HIDDEN, TEACHER_DROPOUT, &mut stream(args.seed, INIT), &device)?;
+    let teacher = Mlp::new(
+        &TEACHER_HIDDEN,
+        TEACHER_DROPOUT,
+        &mut stream(args.seed, INIT),
+        &device,
+    )?;
     if args.which.contains(&Training::Teacher) {
         let fitted = fit(
             &args,
             &teacher,
             n,
             args.seed,
-            |idx, rng| cross_entropy(&teacher.forward(&train.x.index_select(idx, 0)?, Some(rng))?, &train.y.index_select(idx, 0)?),
+            |idx, rng| {
+                cross_entropy(
+                    &teacher.forward(&train.x.index_select(idx, 0)?, Some(rng))?,
+                    &train.y.index_select(idx, 0)?,
+                )
+            },
             || scalar(cross_entropy(&teacher.logits(&val.x)?, &val.y)?),
             &device,
         )?;
@@ -253,7 +290,12 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
             mode => vec![mode],
         };
         for mode in modes {
-            let student = Mlp::new(&STUDENT_HIDDEN, 0.0, &mut stream(args.seed + 1, INIT), &device)?;
+            let student = Mlp::new(
+                &STUDENT_HIDDEN,
+                0.0,
+                &mut stream(args.seed + 1, INIT),
+                &device,
+            )?;
             let trained = args.which.contains(&Training::Teacher);
             let (key, fitted, extra) = if mode == LogitMode::PerBatch {
                 let fitted = fit(
@@ -263,12 +305,28 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
                     args.seed + 1,
                     |idx, _| {
                         let x = train.x.index_select(idx, 0)?;
-                        kd_loss(&student.forward(&x, None)?, &teacher.logits(&x)?, &train.y.index_select(idx, 0)?, soft_scale)
+                        kd_loss(
+                            &student.forward(&x, None)?,
+                            &teacher.logits(&x)?,
+                            &train.y.index_select(idx, 0)?,
+                            soft_scale,
+                        )
                     },
-                    || scalar(kd_loss(&student.logits(&val.x)?, &teacher.logits(&val.x)?, &val.y, soft_scale)?),
+                    || {
+                        scalar(kd_loss(
+                            &student.logits(&val.x)?,
+                            &teacher.logits(&val.x)?,
+                            &val.y,
+                            soft_scale,
+                        )?)
+                    },
                     &device,
                 )?;
-                ("distilled", fitted, json!({"teacher_trained": trained, "teacher_logits": "per-batch"}))
+                (
+                    "distilled",
+                    fitted,
+                    json!({"teacher_trained": trained, "teacher_logits": "per-batch"}),
+                )
             } else {
                 let clock = Instant::now();
                 let (z_train, z_val) = (teacher.logits(&train.x)?, teacher.logits(&val.x)?);
@@ -280,9 +338,21 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
                     args.seed + 1,
                     |idx, _| {
                         let z_s = student.forward(&train.x.index_select(idx, 0)?, None)?;
-                        kd_loss(&z_s, &z_train.index_select(idx, 0)?, &train.y.index_select(idx, 0)?, soft_scale)
+                        kd_loss(
+                            &z_s,
+                            &z_train.index_select(idx, 0)?,
+                            &train.y.index_select(idx, 0)?,
+                            soft_scale,
+                        )
                     },
-                    || scalar(kd_loss(&student.logits(&val.x)?, &z_val, &val.y, soft_scale)?),
+                    || {
+                        scalar(kd_loss(
+                            &student.logits(&val.x)?,
+                            &z_val,
+                            &val.y,
+                            soft_scale,
+                        )?)
+                    },
                     &device,
                 )?;
                 let extra = json!({"teacher_trained": trained, "teacher_logits": "cached",
@@ -294,13 +364,23 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     }
 
     if args.which.contains(&Training::Scratch) {
-        let student = Mlp::new(&STUDENT_HIDDEN, 0.0, &mut stream(args.seed + 1, INIT), &device)?;
+        let student = Mlp::new(
+            &STUDENT_HIDDEN,
+            0.0,
+            &mut stream(args.seed + 1, INIT),
+            &device,
+        )?;
         let fitted = fit(
             &args,
             &student,
             n,
             args.seed + 2,
-            |idx, _| cross_entropy(&student.forward(&train.x.index_select(idx, 0)?, None)?, &train.y.index_select(idx, 0)?),
+            |idx, _| {
+                cross_entropy(
+                    &student.forward(&train.x.index_select(idx, 0)?, None)?,
+                    &train.y.index_select(idx, 0)?,
+                )
+            },
             || scalar(cross_entropy(&student.logits(&val.x)?, &val.y)?),
             &device,
         )?;

@@ -75,7 +75,10 @@ fn split(dir: &Path, images: &str, labels: &str) -> Result<Split, String> {
     let (dims, pixels) = read_idx(&dir.join(images))?;
     let (_, y) = read_idx(&dir.join(labels))?;
     if dims.first() != Some(&y.len()) || pixels.len() != y.len() * INPUT_SIZE {
-        return Err(format!("{}: {images} and {labels} do not match", dir.display()));
+        return Err(format!(
+            "{}: {images} and {labels} do not match",
+            dir.display()
+        ));
     }
     Ok(Split {
         x: pixels.iter().map(|&p| f32::from(p) / 255.0).collect(),
@@ -85,8 +88,16 @@ fn split(dir: &Path, images: &str, labels: &str) -> Result<Split, String> {
 
 pub fn load(train_limit: Option<usize>) -> Result<Mnist, String> {
     let dir = data_dir();
-    let all = split(&dir, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")?;
-    let test = split(&dir, "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")?;
+    let all = split(
+        &dir,
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+    )?;
+    let test = split(
+        &dir,
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    )?;
     let n = train_limit.map_or(all.len(), |limit| limit.min(all.len()));
     // Keras: the split index is int(n · (1 − validation_split)): 54,000 of 60,000.
     let cut = (n as f64 * (1.0 - VALIDATION_SPLIT)) as usize;

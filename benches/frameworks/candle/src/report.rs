@@ -21,13 +21,23 @@ fn locked_version(name: &str) -> String {
 
 pub fn loadavg() -> Vec<f64> {
     std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).filter_map(|v| v.parse().ok()).collect())
+        .map(|s| {
+            s.split_whitespace()
+                .take(3)
+                .filter_map(|v| v.parse().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn platform() -> String {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!("{}-{}-{}", std::env::consts::OS, release.trim(), std::env::consts::ARCH)
+    format!(
+        "{}-{}-{}",
+        std::env::consts::OS,
+        release.trim(),
+        std::env::consts::ARCH
+    )
 }
 
 /// The parts of the report that do not depend on the trainings.
@@ -78,7 +88,11 @@ fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let mid = v.len() / 2;
-    if v.len() % 2 == 1 { v[mid] } else { (v[mid - 1] + v[mid]) / 2.0 }
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
 }
 
 /// One training's entry: common.py's training_record, with its test metrics (float64 from the
@@ -87,7 +101,16 @@ pub fn training(fitted: Fitted, z: &[f32], labels: &[u32], extra: Value) -> Valu
     let (mut errors, mut loss) = (0usize, 0.0f64);
     for (row, &label) in z.chunks(CLASSES).zip(labels) {
         let row: Vec<f64> = row.iter().map(|&v| f64::from(v)).collect();
-        let (argmax, max) = row.iter().enumerate().fold((0, f64::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best });
+        let (argmax, max) = row
+            .iter()
+            .enumerate()
+            .fold((0, f64::NEG_INFINITY), |best, (i, &v)| {
+                if v > best.1 {
+                    (i, v)
+                } else {
+                    best
+                }
+            });
         let log_sum = row.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
         loss -= row[label as usize] - max - log_sum; // −log softmax(z)_label
         errors += usize::from(argmax != label as usize);
@@ -115,7 +138,9 @@ pub fn finish(mut report: Value, path: Option<&Path>) -> std::io::Result<()> {
     // The Python scripts' order (serde_json's map itself keeps keys sorted).
     for name in ["teacher", "distilled", "distilled_cached", "scratch"] {
         if let Some(m) = report["models"].get(name) {
-            let cache = m["teacher_logits_seconds"].as_f64().map_or(String::new(), |s| format!("  cache {s:.2} s"));
+            let cache = m["teacher_logits_seconds"]
+                .as_f64()
+                .map_or(String::new(), |s| format!("  cache {s:.2} s"));
             eprintln!(
                 " candle {name:<17} {:>2} epochs  median {:6.2} s/epoch  test acc {:.4} ({} errors){cache}",
                 m["epochs_run"], m["median_seconds_per_epoch"].as_f64().unwrap_or(f64::NAN),
