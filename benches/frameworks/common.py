@@ -1,7 +1,7 @@
-"""Shared by keras_seed.py and torch_kd.py: the shipped MNIST, the split, the flags, metrics, JSON.
+"""Shared by keras_seed.py, torch_kd.py and jax_kd.py: the shipped MNIST, the split, the flags, metrics, JSON.
 
-Everything that must be identical on both sides lives here once, so the two framework scripts
-differ only in the framework code itself:
+Everything that must be identical on every side lives here once, so the framework scripts differ
+only in the framework code itself (candle/, in Rust, mirrors the same rules):
 
 - data: the IDX gz files shipped in ``<repo>/data/mnist`` (never downloaded), pixels scaled by
   1/255 and flattened to 784; validation = the LAST 10% of the training set, unshuffled, which is
@@ -24,6 +24,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -80,10 +81,13 @@ class Mnist:
     y_test: np.ndarray
 
 
-def load_mnist(data_dir: Path = DATA_DIR, validation_split: float = VALIDATION_SPLIT) -> Mnist:
+def load_mnist(data_dir: Path = DATA_DIR, validation_split: float = VALIDATION_SPLIT,
+               train_limit: int | None = None) -> Mnist:
     """The shipped MNIST; validation = the last `validation_split` of train (Keras semantics).
 
     Keras computes the split index as ``int(n * (1 - validation_split))``: 54,000 of 60,000.
+    `train_limit` keeps only the first N training examples BEFORE the split, as `distill
+    --train-limit` does (smoke tests); the test set is always the whole t10k.
     """
 
     def images(name: str) -> np.ndarray:
@@ -97,6 +101,8 @@ def load_mnist(data_dir: Path = DATA_DIR, validation_split: float = VALIDATION_S
     x_test, y_test = images("t10k-images-idx3-ubyte.gz"), labels("t10k-labels-idx1-ubyte.gz")
     if len(x) != len(y) or len(x_test) != len(y_test):
         raise ValueError(f"{data_dir}: image and label counts differ")
+    if train_limit is not None:
+        x, y = x[:train_limit], y[:train_limit]
     cut = int(len(x) * (1.0 - validation_split))
     return Mnist(x[:cut], y[:cut], x[cut:], y[cut:], x_test, y_test)
 
@@ -104,8 +110,9 @@ def load_mnist(data_dir: Path = DATA_DIR, validation_split: float = VALIDATION_S
 # --------------------------------------------------------------------------------------- flags
 
 
-def parse_args(description: str, argv: list[str] | None = None) -> argparse.Namespace:
-    """The flags both framework scripts share."""
+def parse_args(description: str, argv: list[str] | None = None,
+               extra_flags: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
+    """The flags every framework script shares; `extra_flags(parser)` adds a script's own."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
                    help="maximum epochs per training (default %(default)s)")
@@ -124,6 +131,11 @@ def parse_args(description: str, argv: list[str] | None = None) -> argparse.Name
     p.add_argument("--soft-scale", choices=("one", "t-squared"), default="one",
                    help="factor on the KL term: 1 (the notebook) or T^2 (the paper)")
     p.add_argument("--out", type=Path, help="write the JSON report here")
+    p.add_argument("--train-limit", type=int, metavar="N",
+                   help="use only the first N training examples, before the validation split "
+                        "(smoke tests; default: all 60,000)")
+    if extra_flags is not None:
+        extra_flags(p)
     args = p.parse_args(argv)
     which = [w.strip() for w in args.which.split(",") if w.strip()]
     unknown = sorted(set(which) - set(TRAININGS))
@@ -131,6 +143,8 @@ def parse_args(description: str, argv: list[str] | None = None) -> argparse.Name
         p.error(f"--which: unknown training(s) {unknown}; choose from {','.join(TRAININGS)}")
     if args.epochs < 1 or args.patience < 0 or args.threads < 1:
         p.error("--epochs and --threads must be >= 1, --patience >= 0")
+    if args.train_limit is not None and args.train_limit < 10:
+        p.error("--train-limit must be >= 10 (both splits need examples)")
     args.which = which
     args.soft_scale_factor = TEMPERATURE**2 if args.soft_scale == "t-squared" else 1.0
     args.logit_modes = ["per-batch", "cached"] if args.teacher_logits == "both" else [args.teacher_logits]
@@ -204,6 +218,7 @@ def base_report(framework: str, args: argparse.Namespace, versions: dict[str, st
             "soft_scale": args.soft_scale,
             "teacher_logits": args.teacher_logits,
             "which": args.which,
+            "train_limit": args.train_limit,
         },
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "loadavg_start": os.getloadavg()},

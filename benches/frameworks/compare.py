@@ -1,12 +1,17 @@
-"""Runs `distill`, Keras and PyTorch side by side on this machine and prints one table.
+"""Runs `distill` and its peers (Keras, PyTorch, JAX, candle) side by side and prints one table.
 
 Each side is one process that trains the teacher, the distilled student (teacher forward every
 batch, and with the teacher logits computed once) and the scratch student for the same N epochs
 (no early stopping) with the same thread count. The sides run one after the other, and the round
 is repeated (`--repeats`, A B C A B C ...) so that drift on a shared machine hits every side.
 Per training: the median of the per-epoch seconds of a run, then the median over the repeats.
+The last column divides the fastest peer's time by distill's (> 1: distill is faster).
 
-    python compare.py --epochs 3 --threads 2 --repeats 2 --markdown table.md
+Peers (`--frameworks`, in the order given): keras (keras_seed.py), torch (torch_kd.py), jax-step
+and jax-epoch (jax_kd.py --jit step|epoch; their compile time is reported apart and not in the
+epoch), candle (the binary built in candle/, `--candle-bin`).
+
+    python compare.py --epochs 3 --threads 2 --repeats 3 --frameworks jax-epoch,jax-step,candle,torch,keras
     python compare.py --skip-distill --epochs 1          # frameworks only
 
 The distill side runs
@@ -45,7 +50,14 @@ ROWS = [
     ("distilled_cached", "distillation, cached teacher logits"),
     ("scratch", "scratch student"),
 ]
-FRAMEWORKS = {"keras": "keras_seed.py", "torch": "torch_kd.py"}
+# Peer name -> (script, extra flags) for the Python ones; "candle" is a binary (--candle-bin).
+PYTHON_PEERS = {
+    "keras": ("keras_seed.py", []),
+    "torch": ("torch_kd.py", []),
+    "jax-step": ("jax_kd.py", ["--jit", "step"]),
+    "jax-epoch": ("jax_kd.py", ["--jit", "epoch"]),
+}
+FRAMEWORKS = [*PYTHON_PEERS, "candle"]
 
 
 def parse_args() -> argparse.Namespace:
@@ -54,9 +66,14 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--frameworks", default="keras,torch", help="comma-separated subset of keras,torch")
+    p.add_argument("--frameworks", default="keras,torch",
+                   help=f"comma-separated subset of {','.join(FRAMEWORKS)} (default %(default)s)")
     p.add_argument("--skip-distill", action="store_true", help="run only the frameworks")
     p.add_argument("--distill-bin", type=Path, default=REPO_ROOT / "target" / "release" / "distill")
+    p.add_argument("--candle-bin", type=Path, default=HERE / "candle" / "target" / "release" / "candle-kd",
+                   help="the candle peer (`cargo build --release` in candle/)")
+    p.add_argument("--train-limit", type=int, metavar="N",
+                   help="every side uses only the first N training examples (smoke tests; default: all)")
     p.add_argument("--python", type=Path, default=HERE / ".venv" / "bin" / "python",
                    help="interpreter with requirements.txt installed (default: the venv here)")
     p.add_argument("--omp-wait-policy", choices=("active", "passive"),
@@ -71,7 +88,9 @@ def parse_args() -> argparse.Namespace:
         p.error("bad --frameworks, --epochs, --threads or --repeats")
     if not args.skip_distill and not args.distill_bin.exists():
         p.error(f"{args.distill_bin} not found: `cargo build --release` first, or pass --skip-distill")
-    if args.frameworks and not args.python.exists():
+    if "candle" in args.frameworks and not args.candle_bin.exists():
+        p.error(f"{args.candle_bin} not found: `cargo build --release` in {HERE / 'candle'} (README.md)")
+    if set(args.frameworks) & set(PYTHON_PEERS) and not args.python.exists():
         p.error(f"{args.python} not found: create the venv (README.md) or pass --python")
     return args
 
@@ -102,7 +121,8 @@ def run_measured(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float,
 
 def run_distill(args, out_dir: Path) -> dict:
     cmd = [str(args.distill_bin), "run", "--epochs", str(args.epochs), "--patience", str(args.epochs),
-           "--threads", str(args.threads), "--seed", str(args.seed), "--out", str(out_dir), "--quiet"]
+           "--threads", str(args.threads), "--seed", str(args.seed), "--out", str(out_dir), "--quiet",
+           *limit_flag(args)]
     wall, rss = run_measured(cmd, dict(os.environ), out_dir.with_suffix(".log"))
     report = json.loads((out_dir / "report.json").read_text())
     models = {}
@@ -114,10 +134,19 @@ def run_distill(args, out_dir: Path) -> dict:
     return {"models": models, "wall_seconds": wall, "peak_rss_kib": rss}
 
 
+def limit_flag(args) -> list[str]:
+    return [] if args.train_limit is None else ["--train-limit", str(args.train_limit)]
+
+
 def run_framework(args, name: str, out_json: Path) -> dict:
-    cmd = [str(args.python), str(HERE / FRAMEWORKS[name]), "--epochs", str(args.epochs),
+    if name == "candle":
+        program = [str(args.candle_bin)]
+    else:
+        script, extra = PYTHON_PEERS[name]
+        program = [str(args.python), str(HERE / script), *extra]
+    cmd = [*program, "--epochs", str(args.epochs),
            "--no-early-stopping", "--threads", str(args.threads), "--seed", str(args.seed),
-           "--teacher-logits", "both", "--out", str(out_json)]
+           "--teacher-logits", "both", "--out", str(out_json), *limit_flag(args)]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     if args.omp_wait_policy:
         env["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
@@ -143,11 +172,15 @@ def summarize(runs: list[dict]) -> dict:
             "accuracy": present[-1]["test_accuracy"],
             "cache_seconds": statistics.median(caches) if caches else None,
         }
+    compiles = [sum(m.get("compile_seconds") or 0.0 for m in r["models"].values()) for r in runs]
+    out["compile_seconds"] = statistics.median(compiles) if any(compiles) else None
     return out
 
 
 def render(args, sides: dict[str, dict], load: tuple[list[float], list[float]]) -> str:
+    """The timing table (a column per side, then fastest peer / distill) and the accuracies."""
     names = list(sides)
+    peers = [n for n in names if n != "distill"]
     base = sides.get("distill")
 
     def distill_seconds(key: str) -> float | None:
@@ -156,40 +189,47 @@ def render(args, sides: dict[str, dict], load: tuple[list[float], list[float]]) 
         row = base["rows"].get(key) or (base["rows"].get("distilled_cached") if key == "distilled" else None)
         return row["seconds"] if row else None
 
-    head = ["training"] + [f"{n} s/epoch" for n in names]
-    head += [f"{n}/distill" for n in names if n != "distill" and base is not None]
-    head += [f"{n} test acc" for n in names]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    def seconds(n: str, key: str) -> float | None:
+        row = sides[n]["rows"].get(key)
+        return row["seconds"] if row else None
+
+    def table(head: list[str], rows: list[list[str]]) -> list[str]:
+        return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+    head = ["training"] + [f"{n} s/epoch" for n in names] + ["fastest peer / distill"]
+    rows = []
     for key, label in ROWS:
         cells = [label]
         for n in names:
-            row = sides[n]["rows"].get(key)
-            if n == "distill" and row is None and key == "distilled":
-                cells.append(f"({distill_seconds(key):.2f}, cached)" if distill_seconds(key) else "–")
+            if n == "distill" and seconds(n, key) is None and key == "distilled" and distill_seconds(key):
+                cells.append(f"({distill_seconds(key):.2f}, cached)")
             else:
-                cells.append(f"{row['seconds']:.2f}" if row else "–")
-        if base is not None:
-            ref = distill_seconds(key)
-            for n in names:
-                if n == "distill":
-                    continue
-                row = sides[n]["rows"].get(key)
-                cells.append(f"{row['seconds'] / ref:.2f}x" if row and ref else "–")
-        for n in names:
-            row = sides[n]["rows"].get(key)
-            cells.append(f"{row['accuracy']:.4f}" if row else "–")
-        lines.append("| " + " | ".join(cells) + " |")
-    caches = ["teacher-logit cache, once (s)"]
-    caches += [next((f"{r['cache_seconds']:.2f}" for r in sides[n]["rows"].values() if r["cache_seconds"]), "–")
-               for n in names]
-    rss = ["peak RSS of the process (MiB)"] + [f"{sides[n]['peak_rss_mib']:.0f}" for n in names]
-    pad = len(head) - len(caches)
-    lines += ["| " + " | ".join(caches + [""] * pad) + " |", "| " + " | ".join(rss + [""] * pad) + " |"]
+                cells.append(f"{seconds(n, key):.2f}" if seconds(n, key) is not None else "–")
+        timed = [(seconds(n, key), n) for n in peers if seconds(n, key) is not None]
+        ref = distill_seconds(key)
+        if timed and ref:
+            fastest, who = min(timed)
+            cells.append(f"{fastest / ref:.2f}x ({who})")
+        else:
+            cells.append("–")
+        rows.append(cells)
+    pad = [""]
+    rows.append(["teacher-logit cache, once (s)"]
+                + [next((f"{r['cache_seconds']:.2f}" for r in sides[n]["rows"].values() if r["cache_seconds"]), "–")
+                   for n in names] + pad)
+    rows.append(["compile before epoch 1, all trainings (s)"]
+                + [f"{sides[n]['compile_seconds']:.2f}" if sides[n]["compile_seconds"] else "–" for n in names] + pad)
+    rows.append(["peak RSS of the process (MiB)"] + [f"{sides[n]['peak_rss_mib']:.0f}" for n in names] + pad)
+    lines = table(head, rows)
+    accuracy = [[label] + [f"{sides[n]['rows'][key]['accuracy']:.4f}" if key in sides[n]["rows"] else "–"
+                           for n in names] for key, label in ROWS]
+    lines += [""] + table(["test accuracy"] + names, accuracy)
     notes = [
         f"{args.epochs} epochs of each training, batch 64, {args.threads} threads, seed {args.seed}, "
-        f"{args.repeats} repeat(s) alternating {' '.join(names)}, OMP_WAIT_POLICY "
+        + (f"first {args.train_limit} training examples, " if args.train_limit is not None else "")
+        + f"{args.repeats} repeat(s) alternating {' '.join(names)}, OMP_WAIT_POLICY "
         f"{args.omp_wait_policy or os.environ.get('OMP_WAIT_POLICY', 'unset')}; s/epoch = median over epochs, "
-        "then over repeats; ratios > 1 mean distill is faster.",
+        "then over repeats; fastest peer / distill > 1 means distill is faster.",
         f"load average before {load[0][0]:.2f} {load[0][1]:.2f} {load[0][2]:.2f}, "
         f"after {load[1][0]:.2f} {load[1][1]:.2f} {load[1][2]:.2f} ({os.cpu_count()} CPUs).",
     ]
@@ -217,7 +257,8 @@ def main() -> None:
     sides = {n: summarize(runs[n]) for n in order}
     table = render(args, sides, (load_before, list(os.getloadavg())))
     versions = {k: v for n in args.frameworks for k, v in runs[n][0]["versions"].items()
-                if k in ("python", "numpy", "tensorflow", "keras", "torch", "omp_wait_policy")}
+                if k in ("python", "numpy", "tensorflow", "keras", "torch", "omp_wait_policy",
+                         "jax", "jaxlib", "optax", "candle-core")}
     table += "versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + "\n"
     print(table)
     if args.markdown:

@@ -129,7 +129,7 @@ def fit(model: keras.Model, x, y, validation_data) -> tuple[list[float], dict, i
 
 def main() -> None:
     keras.utils.set_random_seed(ARGS.seed)
-    mn = common.load_mnist()
+    mn = common.load_mnist(train_limit=ARGS.train_limit)
     report = common.base_report("keras", ARGS, {
         "tensorflow": tf.__version__,
         "keras": keras.__version__,

@@ -120,7 +120,7 @@ def fit(model: nn.Module, data: dict, batch_loss, val_loss, seed: int) -> tuple[
 
 def main() -> None:
     torch.manual_seed(ARGS.seed)
-    mn = common.load_mnist()
+    mn = common.load_mnist(train_limit=ARGS.train_limit)
     data = {k: torch.from_numpy(v) for k, v in vars(mn).items()}
     report = common.base_report("pytorch", ARGS, {
         "torch": torch.__version__,
