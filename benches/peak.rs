@@ -63,13 +63,16 @@ fn widths() -> Vec<Width> {
 mod x86 {
     use super::{A, ACCUMULATORS, B};
     use std::arch::x86_64::*;
+    use std::hint::black_box;
 
     /// # Safety
     /// The CPU must support AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn fma_avx2(iterations: u64) -> [f32; ACCUMULATORS] {
-        let (a, b) = (_mm256_set1_ps(A), _mm256_set1_ps(B));
-        let mut acc = [_mm256_set1_ps(1.0); ACCUMULATORS];
+        // Opaque inputs, one per accumulator: nothing for the compiler to fold or merge.
+        let (a, b) = (_mm256_set1_ps(black_box(A)), _mm256_set1_ps(black_box(B)));
+        let acc: [_; ACCUMULATORS] = std::array::from_fn(|_| _mm256_set1_ps(black_box(1.0)));
+        let mut acc = black_box(acc);
         for _ in 0..iterations {
             for r in &mut acc {
                 *r = _mm256_fmadd_ps(*r, a, b); // r ← r·a + b, one rounding
@@ -82,8 +85,10 @@ mod x86 {
     /// The CPU must support AVX-512F.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn fma_avx512(iterations: u64) -> [f32; ACCUMULATORS] {
-        let (a, b) = (_mm512_set1_ps(A), _mm512_set1_ps(B));
-        let mut acc = [_mm512_set1_ps(1.0); ACCUMULATORS];
+        // Opaque inputs, one per accumulator: nothing for the compiler to fold or merge.
+        let (a, b) = (_mm512_set1_ps(black_box(A)), _mm512_set1_ps(black_box(B)));
+        let acc: [_; ACCUMULATORS] = std::array::from_fn(|_| _mm512_set1_ps(black_box(1.0)));
+        let mut acc = black_box(acc);
         for _ in 0..iterations {
             for r in &mut acc {
                 *r = _mm512_fmadd_ps(*r, a, b); // r ← r·a + b, one rounding
