@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import math
 import os
 import platform
 import statistics
@@ -187,6 +188,29 @@ def training_record(seconds: list[float], logits: np.ndarray, labels: np.ndarray
 
 
 # -------------------------------------------------------------------------------------- report
+
+
+class EarlyStopping:
+    """Keras' ``EarlyStopping(monitor="val_loss", patience, min_delta=0, restore_best_weights=True)``.
+
+    A strictly lower validation loss resets the wait; training stops once ``patience`` epochs in
+    a row bring none (never after the first epoch). The caller keeps the weights of each
+    improvement and restores the last kept ones at the end.
+    """
+
+    def __init__(self, patience: int):
+        self.patience = patience
+        self.best = math.inf
+        self.best_epoch: int | None = None  # 1-based
+        self.wait = 0
+
+    def update(self, val_loss: float, epoch: int) -> tuple[bool, bool]:
+        """After 0-based ``epoch``: (this epoch is the new best, stop now)."""
+        self.wait += 1
+        if val_loss < self.best:
+            self.best, self.best_epoch, self.wait = val_loss, epoch + 1, 0
+            return True, False
+        return False, self.wait >= self.patience and epoch > 0
 
 
 class Stopwatch:

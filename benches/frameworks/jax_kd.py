@@ -193,7 +193,7 @@ def fit(params, objective, data: dict, val_data: dict, seed: int):
     shuffle = np.random.default_rng(seed)
     history: dict[str, list[float]] = {"loss": [], "val_loss": []}
     seconds: list[float] = []
-    best, best_epoch, best_params, wait = math.inf, None, None, 0
+    stopper, best_params = common.EarlyStopping(ARGS.patience), None
     early = not ARGS.no_early_stopping
     for epoch in range(ARGS.epochs):
         with Stopwatch() as clock:
@@ -215,16 +215,14 @@ def fit(params, objective, data: dict, val_data: dict, seed: int):
         history["val_loss"].append(current)
         if not early:
             continue
-        # Keras' EarlyStopping (min_delta 0, restore_best_weights): strict improvement resets wait.
-        wait += 1
-        if current < best:
-            best, best_epoch, wait = current, epoch + 1, 0
+        improved, stop = stopper.update(current, epoch)
+        if improved:
             best_params = jax.tree.map(np.array, params)  # a host copy: params are donated next step
-        elif wait >= ARGS.patience and epoch > 0:
+        elif stop:
             break
     if early and best_params is not None:
         params = jax.device_put(best_params)
-    return params, seconds, history, best_epoch, compile_clock.seconds
+    return params, seconds, history, stopper.best_epoch, compile_clock.seconds
 
 
 def logits_of(forward_c, params, x: np.ndarray) -> np.ndarray:

@@ -23,7 +23,6 @@ bias correction folded into the step size, i.e. Keras' ε equals PyTorch's ε·s
 
 from __future__ import annotations
 
-import math
 import os
 
 import common
@@ -84,7 +83,7 @@ def fit(model: nn.Module, data: dict, batch_loss, val_loss, seed: int) -> tuple[
     shuffle = torch.Generator().manual_seed(seed)
     history: dict[str, list[float]] = {"loss": [], "val_loss": []}
     seconds: list[float] = []
-    best, best_epoch, best_state, wait = math.inf, None, None, 0
+    stopper, best_state = common.EarlyStopping(ARGS.patience), None
     early = not ARGS.no_early_stopping
     for epoch in range(ARGS.epochs):
         with Stopwatch() as clock:
@@ -106,16 +105,14 @@ def fit(model: nn.Module, data: dict, batch_loss, val_loss, seed: int) -> tuple[
         history["val_loss"].append(current)
         if not early:
             continue
-        # Keras' EarlyStopping (min_delta 0, restore_best_weights): strict improvement resets wait.
-        wait += 1
-        if current < best:
-            best, best_epoch, wait = current, epoch + 1, 0
+        improved, stop = stopper.update(current, epoch)
+        if improved:
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
-        elif wait >= ARGS.patience and epoch > 0:
+        elif stop:
             break
     if early and best_state is not None:
         model.load_state_dict(best_state)
-    return seconds, history, best_epoch
+    return seconds, history, stopper.best_epoch
 
 
 def main() -> None:
