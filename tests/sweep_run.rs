@@ -20,6 +20,18 @@ fn distill(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `distill sweep run DIR --jobs JOBS --quiet`, whatever its exit status.
+fn sweep_run(dir: &Path, jobs: &str) -> Output {
+    distill(&[
+        "sweep",
+        "run",
+        dir.to_str().unwrap(),
+        "--jobs",
+        jobs,
+        "--quiet",
+    ])
+}
+
 fn ok(args: &[&str]) -> Output {
     let out = distill(args);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -279,14 +291,7 @@ fn a_failed_job_is_reported_and_the_others_finish() {
     grid.extend(["--teacher", ckpt.to_str().unwrap()]);
     let p = plan(&dir, &grid);
     fs::remove_file(&ckpt).unwrap();
-    let out = distill(&[
-        "sweep",
-        "run",
-        dir.to_str().unwrap(),
-        "--jobs",
-        "2",
-        "--quiet",
-    ]);
+    let out = sweep_run(&dir, "2");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("2 jobs failed"), "{err}");
@@ -357,14 +362,7 @@ fn a_failed_teacher_skips_its_students_and_each_failure_shows_its_logs_last_line
     grid.extend(["--data", data.to_str().unwrap()]);
     let p = plan(&dir, &grid);
     fs::remove_dir(&data).unwrap();
-    let out = distill(&[
-        "sweep",
-        "run",
-        dir.to_str().unwrap(),
-        "--jobs",
-        "1",
-        "--quiet",
-    ]);
+    let out = sweep_run(&dir, "1");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     // 2 teachers and 2 scratch students fail; the 2 distilled students never start.
