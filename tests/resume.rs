@@ -70,27 +70,30 @@ fn train_in_steps(
     }
 }
 
+/// Trains the teacher once straight through and once stopped after every batch and resumed from
+/// its state in `dir`; asserts both give the same weights and outcome, and returns both.
+fn teacher_resumes_bit_identically(
+    dir: &Path,
+    data: &Prepared,
+    config: &TrainConfig,
+) -> (Trained, Trained) {
+    let mut plain = train_plain(data, &teacher(), config, 42, "teacher", QUIET, None).unwrap();
+    let (mut resumed, stops) = train_in_steps(dir, config, |store| {
+        train_plain(data, &teacher(), config, 42, "teacher", QUIET, Some(store))
+    });
+    // every batch of every epoch run (early stopping may end it before the last epoch)
+    assert_eq!(stops, 5 * plain.outcome.epochs_run);
+    assert_eq!(parameters(&mut resumed.model), parameters(&mut plain.model));
+    assert_eq!(untimed(&resumed.outcome), untimed(&plain.outcome));
+    (plain, resumed)
+}
+
 #[test]
 fn a_fit_resumed_after_every_batch_is_bit_identical_to_an_uninterrupted_one() {
     let config = config();
     let data = Prepared::load(&default_data_dir(), &config).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut plain = train_plain(&data, &teacher(), &config, 42, "teacher", QUIET, None).unwrap();
-    let (mut resumed, stops) = train_in_steps(dir.path(), &config, |store| {
-        train_plain(
-            &data,
-            &teacher(),
-            &config,
-            42,
-            "teacher",
-            QUIET,
-            Some(store),
-        )
-    });
-    // every batch of every epoch run (early stopping may end it before epoch 3)
-    assert_eq!(stops, 5 * plain.outcome.epochs_run);
-    assert_eq!(parameters(&mut resumed.model), parameters(&mut plain.model));
-    assert_eq!(untimed(&resumed.outcome), untimed(&plain.outcome));
+    let (mut plain, resumed) = teacher_resumes_bit_identically(dir.path(), &data, &config);
 
     // The distilled student likewise, from the teacher just trained.
     let loss = DistillLoss::default();
@@ -216,19 +219,5 @@ fn a_regularised_fit_resumed_after_every_batch_is_bit_identical() {
     };
     let data = Prepared::load(&default_data_dir(), &config).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut plain = train_plain(&data, &teacher(), &config, 42, "teacher", QUIET, None).unwrap();
-    let (mut resumed, stops) = train_in_steps(dir.path(), &config, |store| {
-        train_plain(
-            &data,
-            &teacher(),
-            &config,
-            42,
-            "teacher",
-            QUIET,
-            Some(store),
-        )
-    });
-    assert_eq!(stops, 5 * plain.outcome.epochs_run);
-    assert_eq!(parameters(&mut resumed.model), parameters(&mut plain.model));
-    assert_eq!(untimed(&resumed.outcome), untimed(&plain.outcome));
+    teacher_resumes_bit_identically(dir.path(), &data, &config);
 }
