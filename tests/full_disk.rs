@@ -41,21 +41,19 @@ fn a_write_beyond_the_size_limit_fails_cleanly_naming_the_file() {
     let o = out.to_str().unwrap();
     // The teacher's state after epoch 1 (weights, Adam's moments, best weights: ~800 KB) is
     // the first file over 200 KiB.
-    let failed = distill_limited(
-        200,
-        &[
-            "teacher",
-            "--out",
-            o,
-            "--train-limit",
-            "500",
-            "--epochs",
-            "2",
-            "--hidden",
-            "64",
-            "--quiet",
-        ],
-    );
+    let teacher = [
+        "teacher",
+        "--out",
+        o,
+        "--train-limit",
+        "500",
+        "--epochs",
+        "2",
+        "--hidden",
+        "64",
+        "--quiet",
+    ];
+    let failed = distill_limited(200, &teacher);
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert_eq!(failed.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -67,21 +65,7 @@ fn a_write_beyond_the_size_limit_fails_cleanly_naming_the_file() {
     assert_eq!(fs::read(out.join("notes.txt")).unwrap(), b"the user's file");
 
     // Under a limit the whole training fits in, the same command succeeds.
-    let fits = distill_limited(
-        4096,
-        &[
-            "teacher",
-            "--out",
-            o,
-            "--train-limit",
-            "500",
-            "--epochs",
-            "2",
-            "--hidden",
-            "64",
-            "--quiet",
-        ],
-    );
+    let fits = distill_limited(4096, &teacher);
     assert!(
         fits.status.success(),
         "{}",
