@@ -117,7 +117,7 @@ fn draw_panel(area: &Canvas, panel: &Heatmap, lo: f64, hi: f64) -> DrawResult {
 }
 
 /// The colour a `share` ∈ [0, 1] of the way from `a` to `b`.
-fn lerp(a: (u8, u8, u8), b: (u8, u8, u8), share: f64) -> RGBColor {
+pub(super) fn lerp(a: (u8, u8, u8), b: (u8, u8, u8), share: f64) -> RGBColor {
     let mix = |x: u8, y: u8| (f64::from(x) + (f64::from(y) - f64::from(x)) * share).round() as u8;
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+use super::heatmap::lerp;
 use super::{invalid, render_png, text, title_style, Canvas, DrawResult, AXIS_SIZE, TICK_SIZE};
 use crate::error::Result;
 
@@ -100,7 +101,5 @@ fn draw(root: &Canvas, matrix: &[Vec<f64>], temperature: f64) -> DrawResult {
 
 /// White (0) to dark blue (1), linear in each channel.
 fn shade(v: f64) -> RGBColor {
-    let v = v.clamp(0.0, 1.0);
-    let mix = |from: f64, to: f64| (from + (to - from) * v).round() as u8;
-    RGBColor(mix(255.0, 8.0), mix(255.0, 48.0), mix(255.0, 107.0))
+    lerp((255, 255, 255), (8, 48, 107), v.clamp(0.0, 1.0))
 }
