@@ -4,13 +4,17 @@
 //! trains, a failed job's dependants are skipped, and a job another process holds is retried.
 
 use std::fs;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime};
 
 use distill::lock::FolderLock;
+use distill::sweep::run::log_path;
 use distill::sweep::{Job, JobKind, Plan};
+use rustix::process::{kill_process_group, Pid, Signal};
 use serde_json::Value;
 
 fn distill(args: &[&str]) -> Output {
@@ -413,4 +417,121 @@ fn sweep_run_retries_a_job_another_process_holds_until_it_is_free() {
     let status = run.wait().unwrap();
     assert!(status.success(), "sweep run failed a locked job");
     assert_eq!(complete_jobs(&dir, &p).len(), p.jobs.len());
+}
+
+#[test]
+fn each_worker_gets_the_cores_over_n_threads_or_the_global_threads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut grid = TINY.to_vec();
+    grid[11] = "1"; // --seeds 1: a teacher, a scratch and a distilled student
+    grid[3] = "1"; // --epochs 1
+    for (threads, jobs, expected) in [
+        (None, 1, cores),
+        (None, 2, (cores / 2).max(1)),
+        (Some("3"), 2, 3),
+    ] {
+        let dir = tmp.path().join(format!("jobs-{jobs}-threads-{threads:?}"));
+        let p = plan(&dir, &grid);
+        let jobs = jobs.to_string();
+        let mut args = vec![
+            "sweep",
+            "run",
+            dir.to_str().unwrap(),
+            "--jobs",
+            &jobs,
+            "--quiet",
+        ];
+        args.extend(threads.map(|t| ["--threads", t]).iter().flatten());
+        ok(&args);
+        for job in &p.jobs {
+            let log = fs::read_to_string(log_path(&dir, &job.id)).unwrap();
+            assert!(
+                log.contains(&format!(" s on {expected} threads")),
+                "{args:?}, {} cores: {}: {log}",
+                cores,
+                job.id
+            );
+        }
+    }
+}
+
+#[test]
+fn ctrl_c_stops_starting_jobs_the_running_worker_saves_its_state_and_a_rerun_resumes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A teacher long enough to be caught between its first epoch and its last, and its students.
+    let grid = [
+        "--train-limit",
+        "3000",
+        "--epochs",
+        "12",
+        "--patience",
+        "12",
+        "--teacher-hidden",
+        "256",
+        "--student-hidden",
+        "8",
+        "--seeds",
+        "1",
+    ];
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let p = plan(&a, &grid);
+    plan(&b, &grid);
+    let teacher = &p.jobs[0];
+    assert_eq!(teacher.kind, JobKind::Teacher);
+    let sa = a.to_str().unwrap();
+    // Its own process group, as a shell gives a foreground command: Ctrl-C signals the group,
+    // `sweep run` and its workers alike, and not this test.
+    let mut run = Command::new(env!("CARGO_BIN_EXE_distill"))
+        .args(["sweep", "run", sa, "--jobs", "1", "--quiet"])
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let state = a
+        .join("jobs")
+        .join(format!(".{}.tmp", teacher.id))
+        .join("teacher.state");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !state.is_file() {
+        assert!(run.try_wait().unwrap().is_none(), "sweep run ended early");
+        assert!(Instant::now() < deadline, "no epoch finished in 2 minutes");
+        sleep(Duration::from_millis(5));
+    }
+    let group = Pid::from_raw(run.id() as i32).unwrap();
+    kill_process_group(group, Signal::INT).unwrap(); // Ctrl-C
+    let mut stderr = String::new();
+    run.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!run.wait().unwrap().success());
+    assert!(stderr.contains("interrupted by signal 2"), "{stderr}");
+
+    let log = |job: &Job| log_path(&a, &job.id);
+    let teacher_log = fs::read_to_string(log(teacher)).unwrap();
+    assert!(
+        teacher_log.contains("interrupted: training state saved in"),
+        "the worker must save its state: {teacher_log}"
+    );
+    assert!(state.is_file());
+    for job in &p.jobs[1..] {
+        assert!(!log(job).exists(), "{} started after Ctrl-C", job.id);
+    }
+    assert!(complete_jobs(&a, &p).is_empty());
+
+    let out = ok(&["sweep", "run", sa, "--jobs", "1", "--quiet"]);
+    let rerun_log = fs::read_to_string(log(teacher)).unwrap();
+    assert!(
+        rerun_log.contains("continuing the interrupted run")
+            && rerun_log.contains("teacher: resuming epoch"),
+        "the teacher must continue from its state: {rerun_log}"
+    );
+    assert!(out.status.success());
+    assert_eq!(complete_jobs(&a, &p).len(), p.jobs.len());
+    // Resumed, the teacher is the one an uninterrupted job trains.
+    ok(&["sweep", "job", b.to_str().unwrap(), &teacher.id, "--quiet"]);
+    assert_same_results(&p.jobs[..1], &a, &b);
 }
