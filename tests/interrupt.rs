@@ -1,6 +1,7 @@
 //! A real `distill run` interrupted (SIGINT, SIGTERM, SIGKILL at random moments) and resumed
 //! ends with the files of an uninterrupted run: every checkpoint and plot byte for byte, and
-//! report.json equal but for its timings.
+//! report.json equal but for its timings. A second signal exits at once, where the first waits
+//! for the end of a batch.
 //!
 //! `DISTILL_KILL_MOMENTS=10 cargo test --release --test interrupt` runs the kill -9 test at 10
 //! moments instead of the default 3.
@@ -260,6 +261,7 @@ fn a_second_signal_exits_at_once_while_the_first_waits_for_the_batch() {
             .arg(&fifo);
         command.arg("--out").arg(&out).args(tiny);
         let mut child = Killed(command.stderr(Stdio::piped()).spawn().unwrap());
+        // SIGTERM's handlers are installed after all of SIGINT's (src/cli/signals.rs).
         let both = bit(Signal::INT) | bit(Signal::TERM);
         wait_until(&mut child.0, "the handlers are installed", |c| {
             signal_mask(c, "SigCgt") & both == both
@@ -271,11 +273,10 @@ fn a_second_signal_exits_at_once_while_the_first_waits_for_the_batch() {
         if signals == 2 {
             signal(&child.0, Signal::INT);
         } else {
-            fs::write(
-                &fifo,
-                fs::read(teacher.join("teacher.safetensors")).unwrap(),
-            )
-            .unwrap();
+            let (fifo, bytes) = (fifo.clone(), fs::read(teacher.join("teacher.safetensors")));
+            // Opening the FIFO blocks until the student reads it (forever if it never does:
+            // then `exited` below is what fails).
+            std::thread::spawn(move || fs::write(fifo, bytes.unwrap()));
         }
         let (status, stderr) = exited(&mut child.0);
         assert_eq!(status.code(), Some(130), "{signals} signals: {stderr}");
