@@ -11,12 +11,27 @@ use distill::paper::PaperConfig;
 use distill::pipeline::RunConfig;
 use distill::study::Dtype;
 
+/// `--data DIR`: where the MNIST comes from, shared by every command that reads it.
+#[derive(Args, Debug, Clone)]
+pub struct DataFlag {
+    /// Folder holding train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte
+    /// and t10k-labels-idx1-ubyte, each raw or .gz [default: the MNIST embedded in the binary].
+    #[arg(id = "data", long = "data", value_name = "DIR")]
+    pub path: Option<PathBuf>,
+}
+
+impl DataFlag {
+    /// The source the flag names (the embedded MNIST when it is absent).
+    pub fn source(&self) -> DataSource {
+        DataSource::from_flag(self.path.as_deref())
+    }
+}
+
 /// Flags shared by every training command.
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// Folder of the four MNIST IDX files (raw or .gz) [default: the MNIST embedded in the binary].
-    #[arg(long, value_name = "DIR")]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataFlag,
     /// Output folder [default: a new folder under runs/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -212,7 +227,7 @@ impl RunArgs {
     /// The pipeline settings these flags describe.
     pub fn run_config(&self) -> RunConfig {
         RunConfig {
-            data_dir: DataSource::from_flag(self.train.data.as_deref()),
+            data_dir: self.train.data.source(),
             out_dir: self.train.out_dir().map(PathBuf::from),
             resume: self.train.resume.is_some(),
             train: TrainConfig {
@@ -286,9 +301,8 @@ impl StudentArgs {
 /// Arguments of `distill paper`.
 #[derive(Args, Debug, Clone)]
 pub struct PaperArgs {
-    /// Folder of the four MNIST IDX files (raw or .gz) [default: the MNIST embedded in the binary].
-    #[arg(long, value_name = "DIR")]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataFlag,
     /// Output folder [default: a new folder under runs/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -314,7 +328,7 @@ impl PaperArgs {
     /// The settings these flags describe.
     pub fn paper_config(&self) -> PaperConfig {
         PaperConfig {
-            data_dir: DataSource::from_flag(self.data.as_deref()),
+            data_dir: self.data.source(),
             out_dir: self.resume.clone().or_else(|| self.out.clone()),
             resume: self.resume.is_some(),
             quick: self.quick,
@@ -330,9 +344,8 @@ pub struct EvalArgs {
     /// The checkpoint to evaluate on the test set.
     #[arg(value_name = "CKPT")]
     pub checkpoint: PathBuf,
-    /// Folder of the four MNIST IDX files [default: the MNIST embedded in the binary].
-    #[arg(long, value_name = "DIR")]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataFlag,
     /// Print one JSON object (test_accuracy, test_errors, test_loss, auc) on stdout.
     #[arg(long)]
     pub json: bool,
@@ -341,11 +354,8 @@ pub struct EvalArgs {
 /// Arguments of `distill data`.
 #[derive(Args, Debug, Clone)]
 pub struct DataArgs {
-    /// Folder holding train-images-idx3-ubyte, train-labels-idx1-ubyte,
-    /// t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each raw or .gz [default: the MNIST
-    /// embedded in the binary].
-    #[arg(long, value_name = "DIR")]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataFlag,
 }
 
 /// Arguments of `distill explain`.
@@ -362,9 +372,8 @@ pub struct ExplainArgs {
     pub index: Vec<usize>,
     #[command(flatten)]
     pub distill: DistillArgs,
-    /// Folder of the four MNIST IDX files [default: the MNIST embedded in the binary].
-    #[arg(long, value_name = "DIR")]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataFlag,
     /// Print one JSON object instead of the text.
     #[arg(long)]
     pub json: bool,
@@ -389,9 +398,8 @@ pub struct SoftTargetsArgs {
         value_name = "T,.."
     )]
     pub temperature: Vec<f64>,
-    /// Folder of the four MNIST IDX files [default: the MNIST embedded in the binary].
-    #[arg(long, value_name = "DIR")]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataFlag,
     /// Output folder for soft_targets.png [default: a new folder under runs/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -409,9 +417,8 @@ pub struct SimilarityArgs {
     /// Softmax temperature T of the soft targets.
     #[arg(long, default_value_t = distill::study::similarity::DEFAULT_TEMPERATURE, allow_negative_numbers = true)]
     pub temperature: f64,
-    /// Folder of the four MNIST IDX files [default: the MNIST embedded in the binary].
-    #[arg(long, value_name = "DIR")]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataFlag,
     /// Output folder for similarity.png [default: a new folder under runs/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use distill::config::{ModelConfig, TrainConfig};
-use distill::data::{DataSource, DataSummary, CLASSES};
+use distill::data::{DataSummary, CLASSES};
 use distill::experiment::{
     load_model, model_report, save_model_once, student_seed, test_report, train_distilled,
     train_plain, Prepared, Trained,
@@ -25,7 +25,7 @@ use crate::cli::args::{
 /// `distill data`: load, validate, describe, and check the decoded payloads.
 pub fn data(args: &DataArgs) -> Result<()> {
     let start = Instant::now();
-    let source = DataSource::from_flag(args.data.as_deref());
+    let source = args.data.source();
     let files = source.files()?;
     let mnist = source.load_files(&files)?;
     let seconds = start.elapsed().as_secs_f64();
@@ -64,7 +64,7 @@ pub fn teacher(args: &TeacherArgs, stop: &Stop) -> Result<()> {
     let model = args.model.model_config(ModelConfig::teacher());
     config.validate()?;
     model.validate()?;
-    let data = Prepared::load_from(&DataSource::from_flag(args.train.data.as_deref()), &config)?;
+    let data = Prepared::load_from(&args.train.data.source(), &config)?;
     model.validate_for(data.input_size(), CLASSES)?;
     let out = output_dir(
         &args.train,
@@ -109,8 +109,7 @@ pub fn student(args: &StudentArgs, stop: &Stop) -> Result<()> {
     model.validate()?;
     loss.validate()?;
     transfer.validate()?;
-    let mut data =
-        Prepared::load_from(&DataSource::from_flag(args.train.data.as_deref()), &config)?;
+    let mut data = Prepared::load_from(&args.train.data.source(), &config)?;
     model.validate_for(data.input_size(), CLASSES)?;
     if !transfer.is_all() {
         data.train = transfer.apply(&data.train)?;
@@ -248,7 +247,7 @@ fn finish(
 
 /// `distill eval`: test-set accuracy, errors, loss and the ten one-vs-rest AUCs of a checkpoint.
 pub fn eval(args: &EvalArgs) -> Result<()> {
-    let mnist = DataSource::from_flag(args.data.as_deref()).load()?;
+    let mnist = args.data.source().load()?;
     let model = load_model(&args.checkpoint, mnist.test.input_size())?;
     let (evaluation, auc) = test_report(&model, &mnist.test)?;
     if args.json {
@@ -285,7 +284,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
 pub fn explain(args: &ExplainArgs) -> Result<()> {
     let loss = args.distill.loss();
     loss.validate()?;
-    let mnist = DataSource::from_flag(args.data.as_deref()).load()?;
+    let mnist = args.data.source().load()?;
     let input = mnist.test.input_size();
     let teacher = ModelSource::teacher(args.teacher.as_deref());
     let student = ModelSource::student(args.student.as_deref());
@@ -305,7 +304,7 @@ pub fn explain(args: &ExplainArgs) -> Result<()> {
 /// `soft_targets.png`.
 pub fn soft_targets(args: &SoftTargetsArgs) -> Result<()> {
     study::validate_temperatures(&args.temperature)?;
-    let mnist = DataSource::from_flag(args.data.as_deref()).load()?;
+    let mnist = args.data.source().load()?;
     let model = load_model(&args.checkpoint, mnist.test.input_size())?;
     let indices = match &args.index {
         Some(indices) => indices.clone(),
@@ -325,7 +324,7 @@ pub fn soft_targets(args: &SoftTargetsArgs) -> Result<()> {
 /// `distill similarity`: the mean soft targets per true class, and `similarity.png`.
 pub fn similarity(args: &SimilarityArgs) -> Result<()> {
     study::validate_temperatures(&[args.temperature])?;
-    let mnist = DataSource::from_flag(args.data.as_deref()).load()?;
+    let mnist = args.data.source().load()?;
     let model = load_model(&args.checkpoint, mnist.test.input_size())?;
     let similarity = study::similarity(&model, &mnist.test, args.temperature)?;
     let out = output::dir_for(args.out.as_deref(), &["similarity.png"])?;

@@ -211,7 +211,7 @@ fn plan(args: &PlanArgs) -> Result<()> {
         false => args.student_hidden.iter().map(|w| w.0.clone()).collect(),
     };
     let grid = Grid {
-        data: match &args.train.data {
+        data: match &args.train.data.path {
             Some(dir) => DataSource::Dir(absolute(dir)?),
             None => DataSource::Embedded,
         },
