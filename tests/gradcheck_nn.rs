@@ -1,8 +1,9 @@
-//! Gradient checks of every layer and of whole MLPs, in f64, with the fake loss
-//! `L = Σ y ⊙ r` (fixed random `r`, so `dL/dy = r`) and torch.autograd.gradcheck's defaults
-//! (eps 1e-6, atol 1e-5, rtol 1e-3). Plus: accumulation, negative controls (the same check FAILS
-//! on a plausible wrong formula for dW, dx, db, ReLU, dropout and a whole MLP), and bit-identical
-//! results for 1, 2, 3, 4 and 16 rayon threads.
+//! What the gradient checks of the layers and whole MLPs rest on, beyond the checks themselves
+//! (those are `distill::study::gradcheck::cases()`, run in f64 by `tests/study_gradcheck.rs`):
+//! negative controls (the checker, with the fake loss `L = Σ y ⊙ r` and torch.autograd.gradcheck's
+//! defaults, FAILS on a plausible wrong formula for dW, dx, db, ReLU, dropout and a whole MLP),
+//! the Mlp being exactly its layers composed, accumulation and overwriting of gradients, and
+//! bit-identical results for 1, 2, 3, 4 and 16 rayon threads.
 //!
 //! Dropout masks are frozen across perturbations by restarting the mask stream before every
 //! forward (`mask_stream(seed)` for a bare layer, `Mlp::reseed_dropout(seed)` for an MLP): the
@@ -47,52 +48,6 @@ fn dense_loss(layer: &Dense<f64>, x: ArrayView2<f64>, r: &Array2<f64>) -> f64 {
     let mut y = Array2::zeros((x.nrows(), layer.d_out()));
     layer.forward(x, y.view_mut());
     fake_loss(y.view(), r)
-}
-
-#[test]
-fn dense_dx() {
-    let (mut layer, x, r) = dense_fixture();
-    let mut dx = Array2::zeros(x.dim());
-    layer.backward(x.view(), r.view(), Some(dx.view_mut()));
-    let mut flat = x.iter().copied().collect::<Vec<_>>();
-    let report = check(&mut flat, dx.as_slice().unwrap(), |v| {
-        dense_loss(&layer, ArrayView2::from_shape(x.dim(), v).unwrap(), &r)
-    });
-    assert!(report.passed(), "{report}");
-}
-
-/// Checks `∂L/∂θ` for one parameter `θ` of the dense fixture: `param` picks `θ`, `grad` the
-/// gradient the backward pass left for it.
-fn check_dense_parameter(
-    param: fn(&mut Dense<f64>) -> &mut [f64],
-    grad: fn(&Dense<f64>) -> &[f64],
-) -> GradcheckReport {
-    let (mut layer, x, r) = dense_fixture();
-    layer.backward(x.view(), r.view(), None);
-    let analytic = grad(&layer).to_vec();
-    let mut flat = param(&mut layer).to_vec();
-    check(&mut flat, &analytic, |theta| {
-        param(&mut layer).copy_from_slice(theta);
-        dense_loss(&layer, x.view(), &r)
-    })
-}
-
-#[test]
-fn dense_dweight() {
-    let report = check_dense_parameter(
-        |l| l.weight.as_slice_mut().unwrap(),
-        |l| l.dweight.as_slice().unwrap(),
-    );
-    assert!(report.passed(), "{report}");
-}
-
-#[test]
-fn dense_dbias() {
-    let report = check_dense_parameter(
-        |l| l.bias.as_slice_mut().unwrap(),
-        |l| l.dbias.as_slice().unwrap(),
-    );
-    assert!(report.passed(), "{report}");
 }
 
 #[test]
@@ -201,54 +156,6 @@ fn checker_fails_on_a_dropout_without_its_rescaling() {
     assert_eq!(report.failures, kept, "{report}");
 }
 
-#[test]
-fn relu_away_from_the_kink() {
-    // Shift every input at least 1e-3 away from 0, so x ± eps never crosses the kink.
-    let x = uniform((5, 6), 5).mapv(|v| v.signum() * (v.abs() + 1e-3));
-    assert!(x.iter().any(|&v| v < 0.0) && x.iter().any(|&v| v > 0.0));
-    let r = uniform((5, 6), 6);
-    let mut y = x.clone();
-    relu_forward(y.view_mut());
-    let mut dx = r.clone();
-    relu_backward(y.view(), dx.view_mut());
-    let mut flat = x.iter().copied().collect::<Vec<_>>();
-    let report = check(&mut flat, dx.as_slice().unwrap(), |v| {
-        let mut y = Array2::from_shape_vec(x.dim(), v.to_vec()).unwrap();
-        relu_forward(y.view_mut());
-        fake_loss(y.view(), &r)
-    });
-    assert!(report.passed(), "{report}");
-}
-
-#[test]
-fn dropout_with_a_frozen_mask() {
-    for mode in [Mode::Train, Mode::Eval] {
-        let x = uniform((6, 9), 7);
-        let r = uniform((6, 9), 8);
-        let mut layer = Dropout::new(0.5);
-        let mut y = x.clone();
-        layer.forward(y.view_mut(), mode, &mut mask_stream(MASK_SEED));
-        let mut dx = r.clone();
-        layer.backward(dx.view_mut());
-        if mode == Mode::Train {
-            let dropped = dx.iter().filter(|&&g| g == 0.0).count();
-            assert!(
-                dropped > 5 && dropped < 49,
-                "mask should drop some, keep some: {dropped}"
-            );
-        } else {
-            assert_eq!(dx, r);
-        }
-        let mut flat = x.iter().copied().collect::<Vec<_>>();
-        let report = check(&mut flat, dx.as_slice().unwrap(), |v| {
-            let mut y = Array2::from_shape_vec(x.dim(), v.to_vec()).unwrap();
-            layer.forward(y.view_mut(), mode, &mut mask_stream(MASK_SEED)); // same mask
-            fake_loss(y.view(), &r)
-        });
-        assert!(report.passed(), "{mode:?}: {report}");
-    }
-}
-
 fn parameters(mlp: &mut Mlp<f64>) -> Vec<f64> {
     let mut out = Vec::new();
     mlp.visit_parameters(|_, p, _| out.extend_from_slice(p));
@@ -269,9 +176,8 @@ fn set_parameters(mlp: &mut Mlp<f64>, theta: &[f64]) {
     });
 }
 
-/// The Mlp's forward rebuilt from its parts, as the docs describe it: returns the logits and the
-/// smallest |pre-activation| of any hidden unit (how close a ReLU input is to the kink).
-fn composed_forward(mlp: &Mlp<f64>, x: &Array2<f64>, mode: Mode) -> (Array2<f64>, f64) {
+/// The Mlp's forward rebuilt from its parts, as the docs describe it.
+fn composed_forward(mlp: &Mlp<f64>, x: &Array2<f64>, mode: Mode) -> Array2<f64> {
     let mut rng = mask_stream(MASK_SEED);
     let last = mlp.layers().len() - 1;
     let mut h = x.clone();
@@ -280,72 +186,47 @@ fn composed_forward(mlp: &Mlp<f64>, x: &Array2<f64>, mode: Mode) -> (Array2<f64>
         mode,
         &mut input_mask_stream(MASK_SEED),
     );
-    let mut closest = f64::INFINITY;
     for (l, layer) in mlp.layers().iter().enumerate() {
         let mut z = Array2::zeros((x.nrows(), layer.d_out()));
         layer.forward(h.view(), z.view_mut());
         if l < last {
-            closest = z.iter().fold(closest, |m, v| m.min(v.abs()));
             relu_forward(z.view_mut());
             Dropout::new(mlp.dropout()).forward(z.view_mut(), mode, &mut rng);
         }
         h = z;
     }
-    (h, closest)
-}
-
-/// Gradient of `L = Σ logits ⊙ r` with respect to every parameter of an MLP with hidden dropout
-/// `p` and input dropout `p_in`, masks frozen.
-fn check_mlp(sizes: &[usize], p: f64, p_in: f64, mode: Mode) {
-    let mut mlp = Mlp::<f64>::new(sizes, p, 11).with_input_dropout(p_in);
-    // Nonzero biases so their path through the forward pass is exercised too.
-    let mut bias_rng = Xoshiro256PlusPlus::seed_from_u64(12);
-    mlp.visit_parameters(|slot, b, _| {
-        if slot % 2 == 1 {
-            let noise = Array::random_using(b.len(), Uniform::new(-0.3, 0.3), &mut bias_rng);
-            b.copy_from_slice(noise.as_slice().unwrap());
-        }
-    });
-    let x = uniform((5, sizes[0]), 13);
-    let r = uniform((5, *sizes.last().unwrap()), 14);
-
-    mlp.reseed_dropout(MASK_SEED);
-    let logits = mlp.forward(x.view(), mode).to_owned();
-    let (composed, closest) = composed_forward(&mlp, &x, mode);
-    assert_eq!(
-        logits, composed,
-        "the Mlp must be exactly its layers composed"
-    );
-    assert!(
-        closest > 1e-3,
-        "a ReLU input is {closest} from the kink: pick other seeds"
-    );
-    mlp.zero_grad();
-    mlp.backward(r.view());
-    let analytic = gradients(&mut mlp);
-    assert!(analytic.iter().any(|&g| g != 0.0));
-
-    let mut theta = parameters(&mut mlp);
-    let report = check(&mut theta, &analytic, |t| {
-        set_parameters(&mut mlp, t);
-        mlp.reseed_dropout(MASK_SEED); // frozen masks
-        fake_loss(mlp.forward(x.view(), mode), &r)
-    });
-    assert!(
-        report.passed(),
-        "{sizes:?} p={p} p_in={p_in} {mode:?}: {report}"
-    );
+    h
 }
 
 #[test]
-fn teacher_shaped_mlp_train_mode_frozen_masks() {
-    check_mlp(&[12, 9, 9, 4], 0.5, 0.0, Mode::Train);
-}
-
-#[test]
-fn teacher_shaped_mlp_with_input_dropout_frozen_masks() {
-    // The input mask zeroes some pixels: layer 1's dW rows of those pixels get no gradient.
-    check_mlp(&[12, 9, 9, 4], 0.5, 0.2, Mode::Train);
+fn the_mlp_is_exactly_its_layers_composed() {
+    // The shapes, dropout rates and modes of the MLPs `cases()` checks the gradients of.
+    let teacher: &[usize] = &[12, 9, 9, 4];
+    for (sizes, p, p_in, mode) in [
+        (teacher, 0.5, 0.0, Mode::Train),
+        (teacher, 0.5, 0.2, Mode::Train),
+        (teacher, 0.5, 0.0, Mode::Eval),
+        (&[12, 7, 4], 0.0, 0.0, Mode::Train),
+        (&[6, 3], 0.0, 0.0, Mode::Train),
+    ] {
+        let mut mlp = Mlp::<f64>::new(sizes, p, 11).with_input_dropout(p_in);
+        // Nonzero biases so their path through the forward pass is compared too.
+        let mut bias_rng = Xoshiro256PlusPlus::seed_from_u64(12);
+        mlp.visit_parameters(|slot, b, _| {
+            if slot % 2 == 1 {
+                let noise = Array::random_using(b.len(), Uniform::new(-0.3, 0.3), &mut bias_rng);
+                b.copy_from_slice(noise.as_slice().unwrap());
+            }
+        });
+        let x = uniform((5, sizes[0]), 13);
+        mlp.reseed_dropout(MASK_SEED);
+        let logits = mlp.forward(x.view(), mode).to_owned();
+        assert_eq!(
+            logits,
+            composed_forward(&mlp, &x, mode),
+            "{sizes:?} p={p} p_in={p_in} {mode:?}"
+        );
+    }
 }
 
 #[test]
@@ -364,23 +245,8 @@ fn input_dropout_is_the_identity_in_eval_and_with_rate_zero() {
         plain.forward(x.view(), Mode::Train).to_owned(),
         zero.forward(x.view(), Mode::Train).to_owned()
     );
-    // (With a rate > 0, check_mlp's composed forward proves the input mask comes from
+    // (With a rate > 0, the_mlp_is_exactly_its_layers_composed proves the input mask comes from
     // input_mask_stream and the hidden masks from mask_stream, as without input dropout.)
-}
-
-#[test]
-fn teacher_shaped_mlp_eval_mode() {
-    check_mlp(&[12, 9, 9, 4], 0.5, 0.0, Mode::Eval);
-}
-
-#[test]
-fn student_shaped_mlp() {
-    check_mlp(&[12, 7, 4], 0.0, 0.0, Mode::Train);
-}
-
-#[test]
-fn single_layer_mlp() {
-    check_mlp(&[6, 3], 0.0, 0.0, Mode::Train);
 }
 
 /// The MLP's parameter gradients rebuilt from its layers' own backward passes, in slot order,

@@ -1,6 +1,7 @@
 //! A real `distill run` interrupted (SIGINT, SIGTERM, SIGKILL at random moments) and resumed
 //! ends with the files of an uninterrupted run: every checkpoint and plot byte for byte, and
-//! report.json equal but for its timings.
+//! report.json equal but for its timings. A second signal exits at once, where the first waits
+//! for the end of a batch.
 //!
 //! `DISTILL_KILL_MOMENTS=10 cargo test --release --test interrupt` runs the kill -9 test at 10
 //! moments instead of the default 3.
@@ -83,17 +84,64 @@ fn signal(child: &Child, signal: Signal) {
     kill_process(pid, signal).unwrap();
 }
 
-/// Waits until `path` exists (the process has saved its first state).
-fn wait_for(path: &Path, child: &mut Child) {
+/// Waits until `ready` holds, asserting the child still runs meanwhile.
+fn wait_until(child: &mut Child, what: &str, ready: impl Fn(&Child) -> bool) {
     let start = Instant::now();
-    while !path.exists() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "exited before {path:?}"
-        );
-        assert!(start.elapsed() < Duration::from_secs(300), "no {path:?}");
+    loop {
+        assert!(child.try_wait().unwrap().is_none(), "exited before {what}");
+        if ready(child) {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "never {what}");
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Waits until `path` exists (the process has saved its first state).
+fn wait_for(path: &Path, child: &mut Child) {
+    wait_until(child, &format!("{path:?}"), |_| path.exists());
+}
+
+/// `signal`'s bit in a signal mask of `/proc/PID/status`.
+fn bit(signal: Signal) -> u64 {
+    1 << (signal.as_raw() - 1)
+}
+
+/// The signal mask `key` of the child's `/proc/PID/status`: `SigCgt` the signals it has handlers
+/// for, `ShdPnd` those sent to it and not yet handled.
+fn signal_mask(child: &Child, key: &str) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let mask = status
+        .lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {key} in {status}"));
+    u64::from_str_radix(mask.trim(), 16).unwrap()
+}
+
+/// Every thread of the child asleep in the kernel (state S): none is inside a signal handler.
+fn asleep(child: &Child) -> bool {
+    let tasks = fs::read_dir(format!("/proc/{}/task", child.id())).unwrap();
+    tasks.into_iter().all(|task| {
+        let stat = fs::read_to_string(task.unwrap().path().join("stat")).unwrap_or_default();
+        // "pid (comm) S ...": the state follows the command name, which may hold spaces
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('S'))
+    })
+}
+
+/// Waits for the child's exit: its status and stderr.
+fn exited(child: &mut Child) -> (std::process::ExitStatus, String) {
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "never exited");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (status, stderr)
 }
 
 /// report.json without its timings, which add up the seconds of every process.
@@ -179,6 +227,62 @@ fn sigint_saves_the_state_prints_the_resume_command_and_exits_130() {
         assert!(!out.join(".distill.lock").exists(), "lock released");
         finished(distill(&LONGER, "--resume", &out));
         assert_same_outputs(&reference, &out, &format!("signal {code}"));
+    }
+}
+
+/// A first SIGINT waits for the run to reach the end of a batch; a second one exits at once.
+///
+/// The run is held before its first batch for as long as the test likes: a student whose
+/// `--teacher` is a FIFO nobody writes to yet blocks reading it. Once the first SIGINT is handled
+/// (no longer pending, every thread back asleep), the student lives on; fed its teacher, it stops
+/// cleanly after one batch (state saved, exit 130); sent a second SIGINT instead, it exits with
+/// 130 while still blocked, saving nothing.
+#[test]
+fn a_second_signal_exits_at_once_while_the_first_waits_for_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = ["--train-limit", "600", "--epochs", "2", "--threads", "2"];
+    let teacher = dir.path().join("teacher");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_distill"));
+    command.args(["teacher", "--hidden", "16", "--quiet", "--out"]);
+    command.arg(&teacher).args(tiny);
+    finished(command);
+    let fifo = dir.path().join("teacher.fifo");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+    )
+    .unwrap();
+    for signals in [1, 2] {
+        let out = dir.path().join(format!("student-{signals}"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_distill"));
+        command
+            .args(["student", "--hidden", "8", "--teacher"])
+            .arg(&fifo);
+        command.arg("--out").arg(&out).args(tiny);
+        let mut child = Killed(command.stderr(Stdio::piped()).spawn().unwrap());
+        // SIGTERM's handlers are installed after all of SIGINT's (src/cli/signals.rs).
+        let both = bit(Signal::INT) | bit(Signal::TERM);
+        wait_until(&mut child.0, "the handlers are installed", |c| {
+            signal_mask(c, "SigCgt") & both == both
+        });
+        signal(&child.0, Signal::INT);
+        wait_until(&mut child.0, "the first SIGINT is handled", |c| {
+            signal_mask(c, "ShdPnd") & bit(Signal::INT) == 0 && asleep(c)
+        });
+        if signals == 2 {
+            signal(&child.0, Signal::INT);
+        } else {
+            let (fifo, bytes) = (fifo.clone(), fs::read(teacher.join("teacher.safetensors")));
+            // Opening the FIFO blocks until the student reads it (forever if it never does:
+            // then `exited` below is what fails).
+            std::thread::spawn(move || fs::write(fifo, bytes.unwrap()));
+        }
+        let (status, stderr) = exited(&mut child.0);
+        assert_eq!(status.code(), Some(130), "{signals} signals: {stderr}");
+        let clean = stderr.contains("interrupted: training state saved in");
+        assert_eq!(clean, signals == 1, "{signals} signals: {stderr}");
+        assert_eq!(out.join("distilled.state").is_file(), signals == 1);
     }
 }
 

@@ -1,6 +1,7 @@
-//! `distill gradcheck`'s table: every case passes in f64 and is sharp enough to reject a 1%
-//! error; a deliberately wrong gradient swapped into the list fails the table (and its
-//! verdict, which the CLI turns into exit 1); f32 fails, which is why the checks run in f64.
+//! `distill gradcheck`'s table, the crate's gradient checks: every case is there by name, passes
+//! in f64 and is sharp enough to reject a 1% error on most elements; a deliberately wrong
+//! gradient swapped into the list fails the table (and its verdict, which the CLI turns into
+//! exit 1); f32 fails, which is why the checks run in f64.
 
 use distill::gradcheck::{check_gradient, Tolerance};
 use distill::study::gradcheck::WHY_F64;
@@ -26,47 +27,65 @@ fn every_case_passes_in_f64_for_several_seeds() {
 }
 
 #[test]
-fn the_table_covers_every_op_the_issue_lists() {
-    let ops: Vec<String> = cases()
+fn the_table_has_every_case_by_name() {
+    // The only gradient checks of these layers, losses and MLPs: a case dropped from the list
+    // must fail here, not silently leave its backward pass unchecked.
+    let mut expected: Vec<String> = ["Dense x", "Dense W", "Dense b", "ReLU x"]
+        .map(String::from)
+        .to_vec();
+    expected.push("Dropout p=0.5 (fixed mask) x".into());
+    expected.push("Dropout p=0.5 (eval) x".into());
+    let temperatures = ["0.5", "1", "2", "10", "20"];
+    for op in ["softmax", "log_softmax"] {
+        expected.extend(temperatures.map(|t| format!("{op} T={t} z")));
+    }
+    expected.push("cross_entropy z".into());
+    expected.extend(temperatures.map(|t| format!("KL(p_t ‖ p_s) T={t} z_s")));
+    for s in ["one", "t-squared"] {
+        for t in ["2", "10"] {
+            for alpha in ["0", "0.1", "0.5", "1"] {
+                expected.push(format!("distill α={alpha} T={t} s={s} z_s"));
+            }
+        }
+    }
+    for mlp in [
+        "MLP 12-9-9-4 p=0.5 (train, fixed masks)",
+        "MLP 12-9-9-4 p_in=0.2 p=0.5 (train)",
+        "MLP 12-9-9-4 p=0.5 (eval)",
+        "MLP 12-7-4",
+        "MLP 6-3",
+    ] {
+        expected.push(format!("{mlp} all W, b"));
+    }
+    let names: Vec<String> = cases()
         .iter()
         .map(|c| format!("{} {}", c.op, c.parameter))
         .collect();
-    for needle in [
-        "Dense x",
-        "Dense W",
-        "Dense b",
-        "ReLU",
-        "Dropout",
-        "softmax T=0.5",
-        "softmax T=10",
-        "log_softmax T=2",
-        "cross_entropy",
-        "KL",
-        "s=one",
-        "s=t-squared",
-        "MLP",
-    ] {
-        assert!(
-            ops.iter().any(|o| o.contains(needle)),
-            "{needle} not in {ops:?}"
-        );
-    }
+    assert_eq!(names, expected);
 }
 
 #[test]
-fn every_case_rejects_a_one_percent_error() {
-    // No case passes merely because its gradient is below atol.
-    for case in cases() {
-        let mut p = (case.problem)(Dtype::F64, 42);
+fn every_case_rejects_a_one_percent_error_on_most_elements() {
+    // No case passes merely because its gradient is below atol: a 1% error is visible where
+    // 0.01·|g| > atol + rtol·|g|, i.e. |g| > 1.1e-3, which must hold for most of the gradient
+    // (of the elements it does not set to 0: ReLU and dropout masks, dropped units).
+    let mut blunt = Vec::new();
+    for (seed, case) in [42, 7, 2024]
+        .into_iter()
+        .flat_map(|seed| cases().into_iter().map(move |case| (seed, case)))
+    {
+        let mut p = (case.problem)(Dtype::F64, seed);
         let off: Vec<f64> = p.analytic.iter().map(|a| a * 1.01).collect();
+        let nonzero = p.analytic.iter().filter(|&&a| a != 0.0).count();
         let report = check_gradient(&mut p.x, &off, &mut p.loss, Tolerance::default());
-        assert!(
-            !report.passed(),
-            "{} {}: 1% off passed: {report}",
-            case.op,
-            case.parameter
-        );
+        if report.failures <= nonzero / 2 {
+            blunt.push(format!(
+                "seed {seed}, {} {}: 1% off fails on {} of {nonzero} nonzero elements",
+                case.op, case.parameter, report.failures
+            ));
+        }
     }
+    assert!(blunt.is_empty(), "{blunt:#?}");
 }
 
 #[test]

@@ -4,13 +4,17 @@
 //! trains, a failed job's dependants are skipped, and a job another process holds is retried.
 
 use std::fs;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime};
 
 use distill::lock::FolderLock;
+use distill::sweep::run::log_path;
 use distill::sweep::{Job, JobKind, Plan};
+use rustix::process::{kill_process_group, Pid, Signal};
 use serde_json::Value;
 
 fn distill(args: &[&str]) -> Output {
@@ -73,6 +77,21 @@ fn plan(dir: &Path, grid: &[&str]) -> Plan {
     Plan::load(dir).unwrap()
 }
 
+/// `grid` planned in `tmp/a` and in `tmp/b`: a sweep to interrupt and its uninterrupted twin.
+fn planned_twice(tmp: &Path, grid: &[&str]) -> (PathBuf, PathBuf, Plan) {
+    let (a, b) = (tmp.join("a"), tmp.join("b"));
+    let p = plan(&a, grid);
+    plan(&b, grid);
+    (a, b, p)
+}
+
+/// The training state of teacher job `id` while it trains: `DIR/jobs/.<id>.tmp/teacher.state`.
+fn teacher_state(dir: &Path, id: &str) -> PathBuf {
+    dir.join("jobs")
+        .join(format!(".{id}.tmp"))
+        .join("teacher.state")
+}
+
 /// A result's numbers: result.json without its timings.
 fn numbers(path: &Path) -> Value {
     untimed(serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap())
@@ -108,6 +127,15 @@ fn assert_same_results(jobs: &[Job], a: &Path, b: &Path) {
         let mut want = vec!["result.json", checkpoint.as_str()];
         want.sort_unstable();
         assert_eq!(files, want, "{}: only the results", job.id);
+    }
+}
+
+/// Polls `ready` until it holds; fails after 2 minutes, naming `what` it waited for.
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !ready() {
+        assert!(Instant::now() < deadline, "not in 2 minutes: {what}");
+        sleep(Duration::from_millis(10));
     }
 }
 
@@ -154,11 +182,7 @@ fn one_two_and_killed_worker_pools_give_the_same_bytes_and_nothing_runs_twice() 
 
     // kill -9 of `sweep run` once a job is complete (its worker may live on), then run again.
     let mut run = spawn(&["sweep", "run", sc, "--jobs", "1", "--quiet"]);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while complete_jobs(&c, &p).is_empty() {
-        assert!(Instant::now() < deadline, "no job finished in 2 minutes");
-        sleep(Duration::from_millis(20));
-    }
+    wait_until("a job finished", || !complete_jobs(&c, &p).is_empty());
     run.kill().unwrap(); // SIGKILL
     run.wait().unwrap();
     let finished: Vec<(PathBuf, SystemTime)> = complete_jobs(&c, &p)
@@ -235,23 +259,14 @@ fn a_job_killed_mid_training_leaves_no_result_and_continues_to_the_same_bytes() 
         "--seeds",
         "1",
     ];
-    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let p = plan(&a, &grid);
-    plan(&b, &grid);
+    let (a, b, p) = planned_twice(tmp.path(), &grid);
     let teacher = &p.jobs[0].id;
     ok(&["sweep", "job", b.to_str().unwrap(), teacher, "--quiet"]);
 
     let sa = a.to_str().unwrap();
     let mut job = spawn(&["sweep", "job", sa, teacher]);
-    let state = a
-        .join("jobs")
-        .join(format!(".{teacher}.tmp"))
-        .join("teacher.state");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !state.is_file() {
-        assert!(Instant::now() < deadline, "no epoch finished in 2 minutes");
-        sleep(Duration::from_millis(10));
-    }
+    let state = teacher_state(&a, teacher);
+    wait_until("an epoch finished", || state.is_file());
     job.kill().unwrap(); // SIGKILL: the lock file stays behind, held by no one
     job.wait().unwrap();
     assert!(
@@ -400,17 +415,124 @@ fn sweep_run_retries_a_job_another_process_holds_until_it_is_free() {
     let mut run = spawn(&["sweep", "run", dir.to_str().unwrap(), "--jobs", "1"]);
     // The teacher's worker meets the lock and exits with 75 (its log names the holder) ...
     let log = dir.join("logs").join(format!("{teacher}.log"));
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("locked by process")
-    {
-        assert!(Instant::now() < deadline, "the worker never met the lock");
-        sleep(Duration::from_millis(20));
-    }
+    wait_until("the worker met the lock", || {
+        fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("locked by process")
+    });
     // ... and `sweep run` waits for it instead of failing it; freed, the job runs.
     drop(held);
     let status = run.wait().unwrap();
     assert!(status.success(), "sweep run failed a locked job");
     assert_eq!(complete_jobs(&dir, &p).len(), p.jobs.len());
+}
+
+#[test]
+fn each_worker_gets_the_cores_over_n_threads_or_the_global_threads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut grid = TINY.to_vec();
+    grid[11] = "1"; // --seeds 1: a teacher, a scratch and a distilled student
+    grid[3] = "1"; // --epochs 1
+    for (threads, jobs, expected) in [
+        (None, 1, cores),
+        (None, 2, (cores / 2).max(1)),
+        (Some("3"), 2, 3),
+    ] {
+        let dir = tmp.path().join(format!("jobs-{jobs}-threads-{threads:?}"));
+        let p = plan(&dir, &grid);
+        let jobs = jobs.to_string();
+        let mut args = vec![
+            "sweep",
+            "run",
+            dir.to_str().unwrap(),
+            "--jobs",
+            &jobs,
+            "--quiet",
+        ];
+        args.extend(threads.map(|t| ["--threads", t]).iter().flatten());
+        ok(&args);
+        for job in &p.jobs {
+            let log = fs::read_to_string(log_path(&dir, &job.id)).unwrap();
+            assert!(
+                log.contains(&format!(" s on {expected} threads")),
+                "{args:?}, {} cores: {}: {log}",
+                cores,
+                job.id
+            );
+        }
+    }
+}
+
+#[test]
+fn ctrl_c_stops_starting_jobs_the_running_worker_saves_its_state_and_a_rerun_resumes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A teacher long enough to be caught between its first epoch and its last, and its students.
+    let grid = [
+        "--train-limit",
+        "3000",
+        "--epochs",
+        "12",
+        "--patience",
+        "12",
+        "--teacher-hidden",
+        "256",
+        "--student-hidden",
+        "8",
+        "--seeds",
+        "1",
+    ];
+    let (a, b, p) = planned_twice(tmp.path(), &grid);
+    let teacher = &p.jobs[0];
+    assert_eq!(teacher.kind, JobKind::Teacher);
+    let sa = a.to_str().unwrap();
+    // Its own process group, as a shell gives a foreground command: Ctrl-C signals the group,
+    // `sweep run` and its workers alike, and not this test.
+    let mut run = Command::new(env!("CARGO_BIN_EXE_distill"))
+        .args(["sweep", "run", sa, "--jobs", "1", "--quiet"])
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let state = teacher_state(&a, &teacher.id);
+    wait_until("the teacher's first epoch finished", || {
+        assert!(run.try_wait().unwrap().is_none(), "sweep run ended early");
+        state.is_file()
+    });
+    let group = Pid::from_raw(run.id() as i32).unwrap();
+    kill_process_group(group, Signal::INT).unwrap(); // Ctrl-C
+    let mut stderr = String::new();
+    run.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!run.wait().unwrap().success());
+    assert!(stderr.contains("interrupted by signal 2"), "{stderr}");
+
+    let log = |job: &Job| log_path(&a, &job.id);
+    let teacher_log = fs::read_to_string(log(teacher)).unwrap();
+    assert!(
+        teacher_log.contains("interrupted: training state saved in"),
+        "the worker must save its state: {teacher_log}"
+    );
+    assert!(state.is_file());
+    for job in &p.jobs[1..] {
+        assert!(!log(job).exists(), "{} started after Ctrl-C", job.id);
+    }
+    assert!(complete_jobs(&a, &p).is_empty());
+
+    let out = ok(&["sweep", "run", sa, "--jobs", "1", "--quiet"]);
+    let rerun_log = fs::read_to_string(log(teacher)).unwrap();
+    assert!(
+        rerun_log.contains("continuing the interrupted run")
+            && rerun_log.contains("teacher: resuming epoch"),
+        "the teacher must continue from its state: {rerun_log}"
+    );
+    assert!(out.status.success());
+    assert_eq!(complete_jobs(&a, &p).len(), p.jobs.len());
+    // Resumed, the teacher is the one an uninterrupted job trains.
+    ok(&["sweep", "job", b.to_str().unwrap(), &teacher.id, "--quiet"]);
+    assert_same_results(&p.jobs[..1], &a, &b);
 }

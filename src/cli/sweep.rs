@@ -286,9 +286,15 @@ fn job(args: &JobArgs, stop: &Stop) -> Result<()> {
         JobOutcome::AlreadyComplete => {
             progress.line(&format!("job {} is already complete", job.id))
         }
+        // The threads it trained on: what `sweep run` gave this worker (`--threads`), in its log.
         JobOutcome::Trained(report) => progress.line(&format!(
-            "job {}: {} test errors, {} epochs (best {}), {:.1} s",
-            job.id, report.test_errors, report.epochs_run, report.best_epoch, report.train_seconds
+            "job {}: {} test errors, {} epochs (best {}), {:.1} s on {} threads",
+            job.id,
+            report.test_errors,
+            report.epochs_run,
+            report.best_epoch,
+            report.train_seconds,
+            rayon::current_num_threads()
         )),
     }
     Ok(())
