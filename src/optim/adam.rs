@@ -181,11 +181,6 @@ impl<A: Scalar> Adam<A> {
         }
     }
 
-    /// The hyper-parameters.
-    pub fn config(&self) -> AdamConfig {
-        self.config
-    }
-
     /// Sets the learning rate of the next steps (a schedule calls it once per epoch); the
     /// moments and `t` are kept.
     ///
