@@ -84,17 +84,24 @@ fn signal(child: &Child, signal: Signal) {
     kill_process(pid, signal).unwrap();
 }
 
-/// Waits until `ready` holds, asserting the child still runs meanwhile.
-fn wait_until(child: &mut Child, what: &str, ready: impl Fn(&Child) -> bool) {
+/// Polls `done` every 5 ms until it gives a value; fails after 5 minutes, naming `what`.
+fn poll<T>(what: &str, mut done: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
-        assert!(child.try_wait().unwrap().is_none(), "exited before {what}");
-        if ready(child) {
-            return;
+        if let Some(value) = done() {
+            return value;
         }
         assert!(start.elapsed() < Duration::from_secs(300), "never {what}");
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Waits until `ready` holds, asserting the child still runs meanwhile.
+fn wait_until(child: &mut Child, what: &str, ready: impl Fn(&Child) -> bool) {
+    poll(what, || {
+        assert!(child.try_wait().unwrap().is_none(), "exited before {what}");
+        ready(child).then_some(())
+    })
 }
 
 /// Waits until `path` exists (the process has saved its first state).
@@ -131,14 +138,7 @@ fn asleep(child: &Child) -> bool {
 
 /// Waits for the child's exit: its status and stderr.
 fn exited(child: &mut Child) -> (std::process::ExitStatus, String) {
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(start.elapsed() < Duration::from_secs(300), "never exited");
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let status = poll("exited", || child.try_wait().unwrap());
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     (status, stderr)
