@@ -4,7 +4,9 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use distill::Error;
 
 use cli::args::{
@@ -17,7 +19,7 @@ use cli::{commands, signals};
 /// Knowledge distillation (Hinton, Vinyals & Dean 2015) on MNIST with a hand-written,
 /// gradient-checked numeric engine. With no subcommand, runs the whole notebook (`run`).
 #[derive(Parser)]
-#[command(name = "distill", version, args_conflicts_with_subcommands = true)]
+#[command(name = "distill", version)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -63,7 +65,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     let result = thread_pool(cli.threads)
         .and_then(|pool| Ok((pool, signals::install()?)))
         .and_then(|(pool, stop)| {
@@ -107,6 +109,35 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The command line, parsed. The notebook's own flags (`distill --epochs 3`) may not come before
+/// a subcommand: `distill --epochs 3 teacher` is refused, naming the flag, instead of training
+/// the teacher for its default epochs. Global flags (`--threads`) go on either side.
+fn parse() -> Cli {
+    let mut command = Cli::command();
+    let matches = command.get_matches_mut();
+    if let Some((name, _)) = matches.subcommand() {
+        let notebook_flag = command.get_arguments().find(|arg| {
+            !arg.is_global_set()
+                && matches.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine)
+        });
+        if let Some(arg) = notebook_flag {
+            let flag = arg
+                .get_long()
+                .map_or_else(|| arg.get_id().to_string(), |l| format!("--{l}"));
+            command
+                .error(
+                    ErrorKind::ArgumentConflict,
+                    format!(
+                        "'{flag}' is a flag of `distill` alone (the notebook) and cannot come before \
+                         the subcommand '{name}'; a subcommand's flags go after its name"
+                    ),
+                )
+                .exit();
+        }
+    }
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 /// The rayon pool every parallel loop and gemm split runs in: `threads` workers, or one per

@@ -81,6 +81,46 @@ fn bad_values_are_refused_before_any_work_naming_the_flag_as_typed() {
     assert!(refused(&["run", "--soft-scale", "t-cubed"]).contains("t-squared"));
 }
 
+/// `--threads` is global: it goes before or after any subcommand. The notebook's own flags
+/// before a subcommand are refused, naming the flag, rather than silently dropped.
+#[test]
+fn threads_go_either_side_of_a_subcommand_and_notebook_flags_only_after_none() {
+    let data = env!("CARGO_MANIFEST_DIR").to_owned() + "/data/mnist";
+    for args in [
+        ["--threads", "1", "data", "--data", &data],
+        ["data", "--threads", "1", "--data", &data],
+    ] {
+        let out = distill(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(!out.stdout.is_empty(), "{args:?} printed no summary");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("never");
+    // were the flag dropped, this would train briefly (the tail's flags) and then fail below
+    let o = out.to_str().unwrap();
+    let err = refused(&[
+        "--epochs",
+        "3",
+        "teacher",
+        "--train-limit",
+        "100",
+        "--epochs",
+        "1",
+        "--out",
+        o,
+    ]);
+    assert!(
+        err.contains("'--epochs' is a flag of `distill` alone")
+            && err.contains("subcommand 'teacher'"),
+        "{err}"
+    );
+    assert!(
+        !out.exists(),
+        "the refused command created its output folder"
+    );
+}
+
 #[test]
 fn bad_regulariser_transfer_and_shift_flags_are_refused_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
