@@ -7,9 +7,10 @@ use distill::data::default_data_dir;
 use distill::experiment::Prepared;
 use distill::metrics::{error_count, predictions};
 use distill::nn::Mlp;
-use distill::train::{fit, BatchLoss, CrossEntropy, Objective, Part, Progress};
+use distill::train::{fit, BatchLoss, CrossEntropy, Objective, Part, Progress, StateStore, Stop};
 use distill::Error;
 use ndarray::ArrayView2;
+use std::path::PathBuf;
 
 const QUIET: Progress = Progress { quiet: true };
 
@@ -39,6 +40,9 @@ struct Recorder {
     scripted_validation: Vec<f64>,
     /// 1-based training call whose loss becomes NaN.
     nan_at: Option<usize>,
+    /// A file whose existence is recorded at each training call, in `seen`.
+    watch: Option<PathBuf>,
+    seen: Vec<bool>,
 }
 
 impl Objective for Recorder {
@@ -60,6 +64,9 @@ impl Objective for Recorder {
             loss.terms[0] = f64::NAN;
         }
         record.push((labels.len(), loss.terms[0], correct(z, labels)));
+        if let (Some(file), Part::Train) = (&self.watch, part) {
+            self.seen.push(file.exists());
+        }
         loss
     }
 }
@@ -100,6 +107,47 @@ fn the_history_is_the_batch_weighted_mean_of_what_the_objective_returned() {
     assert!(
         recorder.train.iter().any(|&(_, _, c)| c > 0),
         "some predictions are right"
+    );
+    // each epoch's seconds are a part of the whole fit's: 0 < Σ_epochs seconds ≤ train_seconds
+    assert!(h["seconds"].iter().all(|&t| t > 0.0), "{:?}", h["seconds"]);
+    let epochs: f64 = h["seconds"].iter().sum();
+    assert!(
+        epochs <= outcome.train_seconds,
+        "{epochs} > {}",
+        outcome.train_seconds
+    );
+}
+
+/// The state on disk at every epoch boundary, not only when a stop is requested: what a job
+/// killed with SIGKILL (no handler runs) continues from.
+#[test]
+fn each_finished_epoch_is_on_disk_before_the_next_begins() {
+    let config = config(600, 3);
+    let data = Prepared::load(&default_data_dir(), &config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::new(dir.path(), &config, Stop::default());
+    let mut model = Mlp::<f32>::new(&[784, 16, 10], 0.0, 3);
+    let mut recorder = Recorder {
+        watch: Some(store.path("x")),
+        ..Recorder::default()
+    };
+    fit(
+        &mut model,
+        &data.train,
+        &data.validation,
+        &mut recorder,
+        &config,
+        "x",
+        QUIET,
+        Some(&store),
+    )
+    .unwrap();
+    let batches = data.train.len().div_ceil(config.batch_size);
+    let first_calls: Vec<bool> = recorder.seen.iter().step_by(batches).copied().collect();
+    assert_eq!(
+        first_calls,
+        [false, true, true],
+        "at each epoch's first batch"
     );
 }
 

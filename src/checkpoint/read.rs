@@ -255,4 +255,22 @@ mod tests {
             assert_eq!(parse_name(bad), None, "{bad}");
         }
     }
+
+    /// A header of exactly the safetensors limit is framed; one byte more is refused by that
+    /// rule (not by the size check before it: the file holds every byte it announces).
+    #[test]
+    fn the_header_limit_is_the_crates_and_inclusive() {
+        let file = |n: u64| {
+            // zeroed pages: the header's bytes are never read, only its length
+            let mut bytes = vec![0u8; 8 + n as usize];
+            bytes[..8].copy_from_slice(&n.to_le_bytes());
+            bytes
+        };
+        let at = file(MAX_HEADER_BYTES);
+        let (header, data) = split_header(&at).expect("a header of exactly the limit");
+        assert_eq!((header.len() as u64, data.len()), (MAX_HEADER_BYTES, 0));
+        let over = file(MAX_HEADER_BYTES + 1);
+        let err = split_header(&over).expect_err("a header one byte over the limit");
+        assert!(err.contains("exceeds the safetensors limit"), "{err}");
+    }
 }

@@ -214,6 +214,19 @@ mod tests {
         assert!(layer.mask().is_none());
     }
 
+    /// `mask()` is the last Train forward's scaled mask, exactly as long as that batch (the
+    /// buffer behind it may be longer, from a larger batch before).
+    #[test]
+    fn the_mask_is_what_the_last_train_forward_multiplied_by() {
+        let mut layer = Dropout::<f64>::new(0.5);
+        let mut rng = mask_stream(4);
+        for (b, d) in [(3, 5), (2, 4)] {
+            let mut y = ones(b, d); // y = 1 ⊙ m/(1 − p) = the scaled mask itself
+            layer.forward(y.view_mut(), Mode::Train, &mut rng);
+            assert_eq!(layer.mask(), Some(y.as_slice().unwrap()), "({b}, {d})");
+        }
+    }
+
     #[test]
     fn zero_rate_is_the_identity_in_train_mode() {
         let mut layer = Dropout::<f32>::new(0.0);

@@ -547,6 +547,66 @@ mod tests {
         Mlp::<f32>::new(&[2, 2], 0.0, 0).backward(Array2::zeros((1, 2)).view());
     }
 
+    /// A stream handed over with `set_mask_rng` / `set_input_mask_rng` continues where the
+    /// other model left off: the next Train forwards draw the same masks (what a resumed fit
+    /// relies on), which the model's own, unadvanced streams would not.
+    #[test]
+    fn handed_over_mask_streams_continue_the_masks() {
+        let x = data(4, 6, 10);
+        let model = || Mlp::<f64>::new(&[6, 8, 3], 0.5, 11).with_input_dropout(0.2);
+        let mut ahead = model();
+        ahead.forward(x.view(), Mode::Train); // advances both of its streams
+        let mut fresh = model();
+        let mut continued = model();
+        continued.set_mask_rng(ahead.mask_rng().clone());
+        continued.set_input_mask_rng(ahead.input_mask_rng().clone());
+        let next = ahead.forward(x.view(), Mode::Train).to_owned();
+        assert_eq!(continued.forward(x.view(), Mode::Train).to_owned(), next);
+        assert_ne!(fresh.forward(x.view(), Mode::Train).to_owned(), next);
+        // each stream on its own: handing over only one of them changes the masks
+        for hand_over_input in [false, true] {
+            let mut ahead = model();
+            ahead.forward(x.view(), Mode::Train);
+            let mut half = model();
+            if hand_over_input {
+                half.set_input_mask_rng(ahead.input_mask_rng().clone());
+            } else {
+                half.set_mask_rng(ahead.mask_rng().clone());
+            }
+            let next = ahead.forward(x.view(), Mode::Train).to_owned();
+            assert_ne!(half.forward(x.view(), Mode::Train).to_owned(), next);
+        }
+    }
+
+    /// The panic message of `f`.
+    fn panic_message(f: impl FnOnce()) -> String {
+        let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_err();
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn forward_and_predict_name_a_wrong_input_width() {
+        let mut mlp = Mlp::<f32>::new(&[4, 3, 2], 0.0, 0);
+        let x = Array2::zeros((2, 5));
+        let message = panic_message(|| {
+            mlp.forward(x.view(), Mode::Eval);
+        });
+        assert!(
+            message.contains("mlp forward: x has 5 columns, the input layer takes 4"),
+            "{message}"
+        );
+        let message = panic_message(|| {
+            mlp.predict(x.view());
+        });
+        assert!(
+            message.contains("mlp predict: x has 5 columns, the input layer takes 4"),
+            "{message}"
+        );
+    }
+
     #[test]
     fn visit_parameters_in_slot_order() {
         let mut mlp = Mlp::<f32>::new(&[3, 4, 2], 0.0, 0);

@@ -107,6 +107,16 @@ mod tests {
     }
 
     #[test]
+    fn best_is_the_lowest_loss_so_far_and_infinite_before_any() {
+        let mut es = EarlyStopping::new(5);
+        assert_eq!((es.best(), es.best_epoch()), (f64::INFINITY, 0));
+        for (epoch, loss) in [0.7, 0.25, 0.5, f64::NAN].into_iter().enumerate() {
+            es.update(epoch + 1, loss);
+        }
+        assert_eq!((es.best(), es.best_epoch()), (0.25, 2));
+    }
+
+    #[test]
     fn an_improvement_resets_the_wait() {
         let losses = [1.0, 1.1, 1.2, 0.9, 1.0, 1.0, 1.0];
         assert_eq!(run(3, &losses), (7, 4));
