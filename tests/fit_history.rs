@@ -8,7 +8,7 @@ use distill::experiment::Prepared;
 use distill::metrics::{error_count, predictions};
 use distill::nn::Mlp;
 use distill::train::{fit, BatchLoss, CrossEntropy, Objective, Part, Progress, StateStore, Stop};
-use distill::Error;
+use distill::{Error, Result};
 use ndarray::ArrayView2;
 use std::path::PathBuf;
 
@@ -230,4 +230,32 @@ fn the_best_epochs_weights_are_restored_not_the_last() {
     // Patience 1: stops after epoch 3 (no improvement on 1), and restores epoch 2 again.
     let (stopped, best) = trained(&data, 4, 1, &[3.0, 1.0, 2.0, 0.5]);
     assert_eq!((stopped == after_two, best), (true, 2));
+}
+
+/// A state file that exists but cannot be read (here: a folder in its place) is an error before
+/// any batch, not a fresh start that would overwrite it later.
+#[test]
+fn an_unreadable_state_is_an_error_before_any_batch() {
+    let config = config(600, 2);
+    let data = Prepared::load(&default_data_dir(), &config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::new(dir.path(), &config, Stop::default());
+    std::fs::create_dir(store.path("x")).unwrap();
+    let mut model = Mlp::<f32>::new(&[784, 16, 10], 0.0, 3);
+    let mut recorder = Recorder::default();
+    let result: Result<_> = fit(
+        &mut model,
+        &data.train,
+        &data.validation,
+        &mut recorder,
+        &config,
+        "x",
+        QUIET,
+        Some(&store),
+    );
+    assert!(matches!(result, Err(Error::Io { .. })), "{result:?}");
+    assert!(
+        recorder.train.is_empty(),
+        "trained before reading the state"
+    );
 }

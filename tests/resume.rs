@@ -85,6 +85,13 @@ fn teacher_resumes_bit_identically(
     assert_eq!(stops, 5 * plain.outcome.epochs_run);
     assert_eq!(parameters(&mut resumed.model), parameters(&mut plain.model));
     assert_eq!(untimed(&resumed.outcome), untimed(&plain.outcome));
+    // the timings add up over the processes: each epoch's seconds lie within the whole fit's
+    let epochs: f64 = resumed.outcome.history["seconds"].iter().sum();
+    let whole = resumed.outcome.train_seconds;
+    assert!(
+        0.0 < epochs && epochs <= whole,
+        "Σ epochs {epochs} s, fit {whole} s"
+    );
     (plain, resumed)
 }
 
