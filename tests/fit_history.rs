@@ -7,7 +7,9 @@ use distill::data::default_data_dir;
 use distill::experiment::Prepared;
 use distill::metrics::{error_count, predictions};
 use distill::nn::Mlp;
-use distill::train::{fit, BatchLoss, CrossEntropy, Objective, Part, Progress, StateStore, Stop};
+use distill::train::{
+    fit, BatchLoss, CrossEntropy, FitOutcome, Objective, Part, Progress, StateStore, Stop,
+};
 use distill::{Error, Result};
 use ndarray::ArrayView2;
 use std::path::PathBuf;
@@ -21,6 +23,26 @@ fn config(limit: usize, epochs: usize) -> TrainConfig {
         batch_size: 100, // 540 training rows: five full batches and one of 40
         ..TrainConfig::default()
     }
+}
+
+/// `fit` of `model` on `data`'s training and validation parts, labelled "x", quietly.
+fn fit_x(
+    data: &Prepared,
+    model: &mut Mlp<f32>,
+    objective: &mut Recorder,
+    config: &TrainConfig,
+    store: Option<&StateStore>,
+) -> Result<FitOutcome> {
+    fit(
+        model,
+        &data.train,
+        &data.validation,
+        objective,
+        config,
+        "x",
+        QUIET,
+        store,
+    )
 }
 
 fn correct(z: ArrayView2<f32>, labels: &[u8]) -> usize {
@@ -77,17 +99,7 @@ fn the_history_is_the_batch_weighted_mean_of_what_the_objective_returned() {
     let data = Prepared::load(&default_data_dir(), &config).unwrap();
     let mut model = Mlp::<f32>::new(&[784, 32, 10], 0.5, 3);
     let mut recorder = Recorder::default();
-    let outcome = fit(
-        &mut model,
-        &data.train,
-        &data.validation,
-        &mut recorder,
-        &config,
-        "x",
-        QUIET,
-        None,
-    )
-    .unwrap();
+    let outcome = fit_x(&data, &mut model, &mut recorder, &config, None).unwrap();
     let h = &outcome.history;
     let n = data.train.len();
     let batches = n.div_ceil(config.batch_size);
@@ -131,17 +143,7 @@ fn each_finished_epoch_is_on_disk_before_the_next_begins() {
         watch: Some(store.path("x")),
         ..Recorder::default()
     };
-    fit(
-        &mut model,
-        &data.train,
-        &data.validation,
-        &mut recorder,
-        &config,
-        "x",
-        QUIET,
-        Some(&store),
-    )
-    .unwrap();
+    fit_x(&data, &mut model, &mut recorder, &config, Some(&store)).unwrap();
     let batches = data.train.len().div_ceil(config.batch_size);
     let first_calls: Vec<bool> = recorder.seen.iter().step_by(batches).copied().collect();
     assert_eq!(
@@ -162,16 +164,7 @@ fn a_non_finite_loss_names_its_exact_batch() {
             nan_at: Some(call),
             ..Recorder::default()
         };
-        let err = fit(
-            &mut model,
-            &data.train,
-            &data.validation,
-            &mut recorder,
-            &config,
-            "x",
-            QUIET,
-            None,
-        );
+        let err = fit_x(&data, &mut model, &mut recorder, &config, None);
         let (epoch, batch) = ((call - 1) / batches + 1, (call - 1) % batches + 1);
         match err {
             Err(Error::NonFinite {
@@ -198,17 +191,7 @@ fn trained(data: &Prepared, epochs: usize, patience: usize, script: &[f64]) -> (
         scripted_validation: script.to_vec(),
         ..Recorder::default()
     };
-    let outcome = fit(
-        &mut model,
-        &data.train,
-        &data.validation,
-        &mut recorder,
-        &config,
-        "x",
-        QUIET,
-        None,
-    )
-    .unwrap();
+    let outcome = fit_x(data, &mut model, &mut recorder, &config, None).unwrap();
     let mut parameters = Vec::new();
     model.visit_parameters(|_, p, _| parameters.extend_from_slice(p));
     assert_eq!(outcome.epochs_run, recorder.validation.len());
@@ -243,16 +226,7 @@ fn an_unreadable_state_is_an_error_before_any_batch() {
     std::fs::create_dir(store.path("x")).unwrap();
     let mut model = Mlp::<f32>::new(&[784, 16, 10], 0.0, 3);
     let mut recorder = Recorder::default();
-    let result: Result<_> = fit(
-        &mut model,
-        &data.train,
-        &data.validation,
-        &mut recorder,
-        &config,
-        "x",
-        QUIET,
-        Some(&store),
-    );
+    let result = fit_x(&data, &mut model, &mut recorder, &config, Some(&store));
     assert!(matches!(result, Err(Error::Io { .. })), "{result:?}");
     assert!(
         recorder.train.is_empty(),
