@@ -100,6 +100,14 @@ mod tests {
         assert_eq!(s.values, vec![10.0, 12.0, 14.0, 20.0]);
     }
 
+    /// The sd is a sum of squared deviations, not `Σ x² − n·x̄²`: values sharing a large offset
+    /// (here 10⁸, where the mean's rounding times 2·x̄·n swamps the spread) keep their sd.
+    #[test]
+    fn the_sd_survives_a_large_common_offset() {
+        let s = Stats::of(&[1e8, 1e8 + 1.0, 1e8 + 1.0]).unwrap();
+        close(s.sd.unwrap(), (1.0f64 / 3.0).sqrt(), 1e-9); // deviations −2/3, 1/3, 1/3
+    }
+
     #[test]
     fn t_quantiles_match_the_tables() {
         // Two-sided 95 % critical values of Student's t (any statistics table):
