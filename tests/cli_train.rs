@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use distill::config::TrainConfig;
-use distill::data::{DataSource, Split};
+use distill::data::{default_data_dir, DataSource, Split};
 use distill::experiment::{load_model, Prepared};
 use distill::metrics::{error_count, predictions};
 use distill::train::logits;
@@ -85,10 +85,11 @@ fn bad_values_are_refused_before_any_work_naming_the_flag_as_typed() {
 /// before a subcommand are refused, naming the flag, rather than silently dropped.
 #[test]
 fn threads_go_either_side_of_a_subcommand_and_notebook_flags_only_after_none() {
-    let data = env!("CARGO_MANIFEST_DIR").to_owned() + "/data/mnist";
+    let data = default_data_dir();
+    let data = data.to_str().unwrap();
     for args in [
-        ["--threads", "1", "data", "--data", &data],
-        ["data", "--threads", "1", "--data", &data],
+        ["--threads", "1", "data", "--data", data],
+        ["data", "--threads", "1", "--data", data],
     ] {
         let out = distill(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -45,6 +45,15 @@ fn fit_x(
     )
 }
 
+/// The slices `config` selects and a state store for `config` in a fresh folder (which lives as
+/// long as the returned `TempDir`).
+fn stored(config: &TrainConfig) -> (Prepared, tempfile::TempDir, StateStore) {
+    let data = Prepared::load(&default_data_dir(), config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::new(dir.path(), config, Stop::default());
+    (data, dir, store)
+}
+
 fn correct(z: ArrayView2<f32>, labels: &[u8]) -> usize {
     labels.len() - error_count(&predictions(z), labels)
 }
@@ -135,9 +144,7 @@ fn the_history_is_the_batch_weighted_mean_of_what_the_objective_returned() {
 #[test]
 fn each_finished_epoch_is_on_disk_before_the_next_begins() {
     let config = config(600, 3);
-    let data = Prepared::load(&default_data_dir(), &config).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = StateStore::new(dir.path(), &config, Stop::default());
+    let (data, _dir, store) = stored(&config);
     let mut model = Mlp::<f32>::new(&[784, 16, 10], 0.0, 3);
     let mut recorder = Recorder {
         watch: Some(store.path("x")),
@@ -220,9 +227,7 @@ fn the_best_epochs_weights_are_restored_not_the_last() {
 #[test]
 fn an_unreadable_state_is_an_error_before_any_batch() {
     let config = config(600, 2);
-    let data = Prepared::load(&default_data_dir(), &config).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = StateStore::new(dir.path(), &config, Stop::default());
+    let (data, _dir, store) = stored(&config);
     std::fs::create_dir(store.path("x")).unwrap();
     let mut model = Mlp::<f32>::new(&[784, 16, 10], 0.0, 3);
     let mut recorder = Recorder::default();
