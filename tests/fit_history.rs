@@ -12,7 +12,7 @@ use distill::train::{
 };
 use distill::{Error, Result};
 use ndarray::ArrayView2;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const QUIET: Progress = Progress { quiet: true };
 
@@ -158,6 +158,45 @@ fn each_finished_epoch_is_on_disk_before_the_next_begins() {
         [false, true, true],
         "at each epoch's first batch"
     );
+}
+
+/// `epoch_seconds` in a state file's JSON metadata: the seconds already spent in the epoch in
+/// progress (the file is safetensors: an 8-byte little-endian header length, then the header).
+fn saved_epoch_seconds(state: &Path) -> f64 {
+    let bytes = std::fs::read(state).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let scalars = header["__metadata__"]["state"].as_str().unwrap();
+    let scalars: serde_json::Value = serde_json::from_str(scalars).unwrap();
+    scalars["epoch_seconds"].as_f64().unwrap()
+}
+
+/// A stop in the middle of an epoch saves the seconds that epoch has taken so far, and the
+/// process that resumes it adds its own: none of an interrupted epoch's time is lost.
+#[test]
+fn a_stop_mid_epoch_saves_the_epochs_seconds_so_far_and_a_resume_adds_to_them() {
+    let config = config(600, 1);
+    let (data, dir, _) = stored(&config);
+    let mut saved = Vec::new();
+    for _ in 0..2 {
+        let stop = Stop::default();
+        stop.request(2); // before the fit starts: it stops after its next batch
+        let store = StateStore::new(dir.path(), &config, stop);
+        let mut model = Mlp::<f32>::new(&[784, 16, 10], 0.0, 3);
+        let result = fit_x(
+            &data,
+            &mut model,
+            &mut Recorder::default(),
+            &config,
+            Some(&store),
+        );
+        assert!(
+            matches!(result, Err(Error::Interrupted { .. })),
+            "{result:?}"
+        );
+        saved.push(saved_epoch_seconds(&store.path("x")));
+    }
+    assert!(0.0 < saved[0] && saved[0] < saved[1], "{saved:?}");
 }
 
 #[test]

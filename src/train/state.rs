@@ -488,6 +488,7 @@ fn input_mask_rng(model: &Mlp<f32>) -> Option<MaskRng> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::AdamConfig;
     use serde_json::json;
 
     #[test]
@@ -510,6 +511,31 @@ mod tests {
             first_difference(&stored, &added, ""),
             Some(("train.jitter".into(), Value::Null, json!(2)))
         );
+    }
+
+    /// A state saved before Adam's first step has no moment tensors (the format's "only once a
+    /// step was taken"): it loads, and the optimiser continues from `t = 0` with no moments.
+    #[test]
+    fn a_state_saved_before_the_first_step_loads_without_moments() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::new(dir.path(), &json!({"epochs": 2}), Stop::default());
+        let mut saved = Mlp::<f32>::new(&[4, 3, 2], 0.5, 7);
+        let fresh = Adam::<f32>::new(AdamConfig::default());
+        store
+            .save_progress("m", &mut saved, &fresh, &FitState::new(1, 2), 0.25)
+            .unwrap();
+
+        let mut model = Mlp::<f32>::new(&[4, 3, 2], 0.5, 8);
+        let mut adam = Adam::<f32>::new(AdamConfig::default());
+        adam.begin_step();
+        adam.update(0, &mut [0.0; 12], &[1.0; 12]);
+        let state = match store.load("m", &mut model, &mut adam, 1).unwrap() {
+            Loaded::Resumed(state) => state,
+            other => panic!("expected a state in progress, got {other:?}"),
+        };
+        assert_eq!((state.epoch, state.train_seconds), (1, 0.25));
+        assert_eq!((adam.steps(), adam.moments(0)), (0, None));
+        assert_eq!(parameters(&mut model), parameters(&mut saved));
     }
 
     #[test]
