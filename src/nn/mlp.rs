@@ -318,6 +318,30 @@ impl<A: Scalar> Mlp<A> {
     /// Before any forward, or if `dlogits` is not `(B, D_L)`.
     #[track_caller]
     pub fn backward_with(&mut self, dlogits: ArrayView2<A>, gradients: Gradients) {
+        self.backward_then_update(dlogits, gradients, |_, _, _| {});
+    }
+
+    /// [`backward_with`](Self::backward_with) that hands each layer's parameters and fresh
+    /// gradients to `update(slot, parameter, gradient)` (slots as in
+    /// [`visit_parameters`](Self::visit_parameters)) as soon as that layer's backward is done,
+    /// from the last layer down.
+    ///
+    /// ```text
+    /// for l = L … 1:   dW_l, db_l, dh_{l−1} = dz_l·W_lᵀ    then   update(W_l, dW_l), update(b_l, db_l)
+    /// ```
+    /// Nothing below layer `l` reads `W_l` or `b_l`, so updating them here gives exactly the
+    /// parameters of a whole backward followed by one [`visit_parameters`](Self::visit_parameters)
+    /// pass; the update just runs while `dW_l` and `W_l` (read by `dz_l·W_lᵀ`) are still in cache.
+    ///
+    /// # Panics
+    /// Before any forward, or if `dlogits` is not `(B, D_L)`.
+    #[track_caller]
+    pub fn backward_then_update(
+        &mut self,
+        dlogits: ArrayView2<A>,
+        gradients: Gradients,
+        mut update: impl FnMut(usize, &mut [A], &[A]),
+    ) {
         let b = self.batch.expect("mlp backward before forward");
         let last = self.layers.len() - 1;
         assert_eq!(
@@ -337,6 +361,7 @@ impl<A: Scalar> Mlp<A> {
             };
             let dh_prev = lower.last_mut().map(|g| g.slice_mut(s![..b, ..]));
             self.layers[l].backward_with(h_prev, dz, dh_prev, gradients); // dW, db; dh_{l−1} = dz·Wᵀ
+            visit_layer(l, &mut self.layers[l], &mut update); // W_l is not read again this step
             if let Some(g) = lower.last_mut() {
                 let mut dh = g.slice_mut(s![..b, ..]);
                 self.dropouts[l - 1].backward(dh.view_mut()); // ⊙ m/(1−p)
@@ -357,23 +382,7 @@ impl<A: Scalar> Mlp<A> {
     /// If a layer's public `weight`/`dweight` was replaced by an array not in standard layout.
     pub fn visit_parameters(&mut self, mut f: impl FnMut(usize, &mut [A], &[A])) {
         for (l, layer) in self.layers.iter_mut().enumerate() {
-            let Dense {
-                weight,
-                bias,
-                dweight,
-                dbias,
-            } = layer;
-            let standard = "parameters are kept in standard layout";
-            f(
-                2 * l,
-                weight.as_slice_mut().expect(standard),
-                dweight.as_slice().expect(standard),
-            );
-            f(
-                2 * l + 1,
-                bias.as_slice_mut().expect(standard),
-                dbias.as_slice().expect(standard),
-            );
+            visit_layer(l, layer, &mut f);
         }
     }
 
@@ -433,6 +442,31 @@ impl<A: Scalar> Mlp<A> {
         }
         logits
     }
+}
+
+/// Calls `f` on layer `l`'s weight (slot `2l`, row-major) and bias (slot `2l + 1`) with their
+/// gradients.
+///
+/// # Panics
+/// If the layer's public `weight`/`dweight` was replaced by an array not in standard layout.
+fn visit_layer<A>(l: usize, layer: &mut Dense<A>, f: &mut impl FnMut(usize, &mut [A], &[A])) {
+    let Dense {
+        weight,
+        bias,
+        dweight,
+        dbias,
+    } = layer;
+    let standard = "parameters are kept in standard layout";
+    f(
+        2 * l,
+        weight.as_slice_mut().expect(standard),
+        dweight.as_slice().expect(standard),
+    );
+    f(
+        2 * l + 1,
+        bias.as_slice_mut().expect(standard),
+        dbias.as_slice().expect(standard),
+    );
 }
 
 /// The first `rows·cols` entries of `buf` as a `(rows, cols)` row-major view.
@@ -613,5 +647,42 @@ mod tests {
         let mut seen = Vec::new();
         mlp.visit_parameters(|slot, p, g| seen.push((slot, p.len(), g.len())));
         assert_eq!(seen, vec![(0, 12, 12), (1, 4, 4), (2, 8, 8), (3, 2, 2)]);
+    }
+
+    /// An update per layer during backward lands on exactly the parameters of a whole backward
+    /// followed by one update pass: each layer's update sees its fresh gradient, and no layer's
+    /// `dh = dz·Wᵀ` reads a weight already updated.
+    #[test]
+    fn update_during_backward_equals_update_after_it() {
+        let x = data(6, 5, 1);
+        let dlogits = data(6, 3, 2);
+        let sgd = |_: usize, p: &mut [f64], g: &[f64]| {
+            p.iter_mut().zip(g).for_each(|(p, &g)| *p -= 0.5 * g);
+        };
+        let mut after = Mlp::<f64>::new(&[5, 7, 6, 3], 0.5, 3);
+        let mut during = after.clone();
+        for _ in 0..2 {
+            after.forward(x.view(), Mode::Train);
+            after.backward_with(dlogits.view(), Gradients::Overwrite);
+            after.visit_parameters(sgd);
+            during.forward(x.view(), Mode::Train);
+            let mut slots = Vec::new();
+            during.backward_then_update(dlogits.view(), Gradients::Overwrite, |slot, p, g| {
+                slots.push(slot);
+                sgd(slot, p, g)
+            });
+            assert_eq!(
+                slots,
+                vec![4, 5, 2, 3, 0, 1],
+                "last layer first, weight then bias"
+            );
+        }
+        for (a, d) in after.layers().iter().zip(during.layers()) {
+            assert_eq!(a.weight, d.weight);
+            assert_eq!(a.bias, d.bias);
+            assert_eq!(a.dweight, d.dweight);
+        }
+        let untouched = Mlp::<f64>::new(&[5, 7, 6, 3], 0.5, 3);
+        assert_ne!(untouched.layers()[0].weight, during.layers()[0].weight);
     }
 }

@@ -146,7 +146,8 @@ impl<A: Scalar> Step<A> {
 
 /// Adam with Keras 3's update (module docs), moments kept per parameter slot.
 ///
-/// Usage, once per batch: `adam.begin_step(); mlp.visit_parameters(|slot, p, g| adam.update(slot, p, g));`
+/// Usage, once per batch: `adam.begin_step();` then `mlp.visit_parameters(|slot, p, g| adam.update(slot, p, g))`
+/// after the backward pass, or the same closure given to `Mlp::backward_then_update`.
 #[derive(Debug, Clone)]
 pub struct Adam<A> {
     config: AdamConfig,

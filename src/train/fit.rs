@@ -138,9 +138,11 @@ pub fn fit(
                     loss: loss.total(),
                 });
             }
-            model.backward_with(loss.dz.view(), Gradients::Overwrite); // fresh dW, db
             adam.begin_step();
-            model.visit_parameters(|slot, p, g| adam.update(slot, p, g));
+            // Fresh dW, db per layer, each layer's Adam update right after its backward.
+            model.backward_then_update(loss.dz.view(), Gradients::Overwrite, |slot, p, g| {
+                adam.update(slot, p, g)
+            });
             if let Some(c) = regularisation.max_norm {
                 let hidden = model.layers().len() - 1;
                 for layer in &mut model.layers_mut()[..hidden] {
