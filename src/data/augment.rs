@@ -90,6 +90,8 @@ pub fn shift_image(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{RngCore, SeedableRng};
+    use rand_xoshiro::SplitMix64;
     use rayon::prelude::*;
 
     /// The definition, pixel by pixel.
@@ -186,6 +188,48 @@ mod tests {
         );
         // the row and the column offsets are not the same draw
         assert!(draws(at(42, 1)).iter().any(|(dr, dc)| dr != dc));
+    }
+
+    /// The first output of SplitMix64 seeded with `s` (rand_xoshiro's, checked there against
+    /// the reference C code `splitmix64.c`).
+    fn splitmix64(s: u64) -> u64 {
+        SplitMix64::seed_from_u64(s).next_u64()
+    }
+
+    /// `mix` is SplitMix64's output function, so the stream is the one the docs name and any
+    /// other SplitMix64 can reproduce it.
+    #[test]
+    fn mix_is_splitmix64() {
+        for s in [0, 1, 42, PURPOSE, 0x9e37_79b9_7f4a_7c15, u64::MAX] {
+            assert_eq!(mix(s), splitmix64(s), "seed {s:#x}");
+        }
+    }
+
+    /// The offsets are the documented chain, recomputed with another SplitMix64 and with `mod`
+    /// and `div` by 2³² in place of the masks and shifts:
+    /// `h = mix(mix(mix(seed ⊕ PURPOSE) ⊕ epoch) ⊕ index)`,
+    /// `δr = (h mod 2³²) mod (2P+1) − P`, `δc = (h div 2³²) mod (2P+1) − P`.
+    #[test]
+    fn offsets_are_the_documented_splitmix64_chain() {
+        for (pixels, seed, epoch) in [(1, 0, 1), (2, 42, 3), (4, 7, 50), (2, u64::MAX, 1000)] {
+            let jitter = Jitter {
+                pixels,
+                seed,
+                epoch,
+            };
+            let span = 2 * pixels as u64 + 1;
+            let p = pixels as isize;
+            for index in [0usize, 1, 2, 999, 59_999] {
+                let h = splitmix64(splitmix64(splitmix64(seed ^ PURPOSE) ^ epoch) ^ index as u64);
+                let (low, high) = (h % (1 << 32), h / (1 << 32));
+                let expected = ((low % span) as isize - p, (high % span) as isize - p);
+                assert_eq!(
+                    jitter.offset(index),
+                    expected,
+                    "{jitter:?}, example {index}"
+                );
+            }
+        }
     }
 
     #[test]
