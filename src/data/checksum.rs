@@ -183,3 +183,46 @@ fn images_sha256(split: &Split) -> String {
         .expect("Split keeps its pixels in standard layout");
     idx_sha256(&[split.len(), rows, cols], data)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_check_line_lists_unlisted_files_only_when_there_are_some() {
+        let all = PayloadCheck::Verified {
+            verified: FILE_NAMES.to_vec(),
+            unlisted: Vec::new(),
+        };
+        assert_eq!(
+            all.to_string(),
+            "payload checksums: 4 of 4 decoded files match PAYLOAD_SHA256SUMS"
+        );
+        let some = PayloadCheck::Verified {
+            verified: vec![FILE_NAMES[0]],
+            unlisted: FILE_NAMES[1..].to_vec(),
+        };
+        assert_eq!(
+            some.to_string(),
+            format!(
+                "payload checksums: 1 of 4 decoded files match PAYLOAD_SHA256SUMS (not listed: {})",
+                FILE_NAMES[1..].join(", ")
+            )
+        );
+    }
+
+    /// Only a missing list means "nothing to check"; a list that exists but cannot be read is
+    /// an error naming it (here a folder in its place: root reads any file, so permissions
+    /// cannot make one unreadable).
+    #[test]
+    fn a_list_that_cannot_be_read_is_an_error_not_a_missing_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(PAYLOAD_SUMS_FILE);
+        assert!(matches!(read_sums(&path), Ok(None)));
+        fs::create_dir(&path).unwrap();
+        match read_sums(&path) {
+            Err(Error::Io { path: named, .. }) => assert_eq!(named, path),
+            other => panic!("expected an Io error naming the list, got {other:?}"),
+        }
+    }
+}
