@@ -211,6 +211,37 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_digest_must_be_64_hex_digits() {
+        let path = Path::new(PAYLOAD_SUMS_FILE);
+        let digest = "0123456789abcdef".repeat(4);
+        let sums = parse_sums(
+            path,
+            &format!("{}  a\n\n{digest} *b\n", digest.to_uppercase()),
+        );
+        assert_eq!(
+            sums.unwrap().into_iter().collect::<Vec<_>>(),
+            [
+                ("a".to_string(), digest.clone()),
+                ("b".to_string(), digest.clone())
+            ]
+        );
+        for (line, bad) in [
+            (format!("{}  a", &digest[1..]), "63 hex digits"),
+            (format!("{digest}0  a"), "65 hex digits"),
+            (format!("g{}  a", &digest[1..]), "64 digits, one not hex"),
+        ] {
+            match parse_sums(path, &format!("{digest}  ok\n{line}\n")) {
+                Err(Error::ChecksumFile {
+                    line: 2, reason, ..
+                }) => {
+                    assert_eq!(reason, "the digest is not 64 hex digits", "{bad}")
+                }
+                other => panic!("{bad}: expected a ChecksumFile error on line 2, got {other:?}"),
+            }
+        }
+    }
+
     /// Only a missing list means "nothing to check"; a list that exists but cannot be read is
     /// an error naming it (here a folder in its place: root reads any file, so permissions
     /// cannot make one unreadable).
