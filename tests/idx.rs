@@ -119,6 +119,24 @@ fn truncated_header() {
             ),
         }
     }
+    // cut inside the 4 bytes of magic, dtype and rank
+    let whole = u8_idx(&[3], &[1, 2, 3]);
+    for n in 1..4 {
+        for path in [
+            write(dir.path(), &format!("raw{n}"), &whole[..n]),
+            write(dir.path(), &format!("gz{n}"), &gzip(&whole[..n])),
+        ] {
+            match read_idx(&path) {
+                Err(Error::TruncatedHeader {
+                    expected, found, ..
+                }) => assert_eq!((expected, found), (4, n as u64)),
+                other => panic!(
+                    "{}: expected TruncatedHeader, got {other:?}",
+                    path.display()
+                ),
+            }
+        }
+    }
 }
 
 #[test]
