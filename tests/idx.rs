@@ -252,6 +252,58 @@ fn raw_count_larger_than_the_file_is_found_from_its_size() {
 }
 
 #[test]
+fn raw_trailing_bytes_are_found_from_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = u8_idx(&[4, 2], &pixels(8));
+    bytes.extend_from_slice(&noise(500_000));
+    let path = write(dir.path(), "long", &bytes);
+    let (result, read) = bytes_read_by(|| read_idx(&path));
+    match result {
+        Err(Error::TrailingBytes {
+            expected, found, ..
+        }) => assert_eq!((expected, found), (8, 500_008)),
+        other => panic!("expected TrailingBytes, got {other:?}"),
+    }
+    assert!(read <= HEADER_WORK, "read {read} of 500,024 bytes");
+}
+
+/// A gzip may promise up to exactly 1032 times its own size (less its header): at the limit the
+/// payload is read (and here found missing), one byte beyond it is refused from the header.
+#[test]
+fn the_gzip_size_limit_is_inclusive() {
+    let dir = tempfile::tempdir().unwrap();
+    // The gzip of a 1-d header promising n bytes, with n chosen so that n = 1032·len − 8; its
+    // length hardly depends on n, so a few rounds find the fixed point.
+    let promising = |n: u64| gzip(&u8_idx(&[u32::try_from(n).unwrap()], &[]));
+    let mut n = 1032 * promising(0).len() as u64 - 8;
+    while 1032 * promising(n).len() as u64 - 8 != n {
+        n = 1032 * promising(n).len() as u64 - 8;
+    }
+    let path = write(dir.path(), "at.gz", &promising(n));
+    match read_idx(&path) {
+        Err(Error::Truncated {
+            expected, found, ..
+        }) => assert_eq!((expected, found), (n, 0)),
+        other => panic!("at the limit: expected Truncated, got {other:?}"),
+    }
+    let beyond = promising(n + 1);
+    assert_eq!(
+        beyond.len(),
+        promising(n).len(),
+        "the same size, one byte more promised"
+    );
+    let path = write(dir.path(), "beyond.gz", &beyond);
+    match read_idx(&path) {
+        Err(Error::TooLarge {
+            expected,
+            available,
+            ..
+        }) => assert_eq!((expected, available), (n + 1, n)),
+        other => panic!("beyond the limit: expected TooLarge, got {other:?}"),
+    }
+}
+
+#[test]
 fn dims_product_overflow() {
     let dir = tempfile::tempdir().unwrap();
     let dims = [u32::MAX, u32::MAX, u32::MAX];

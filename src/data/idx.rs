@@ -352,6 +352,33 @@ mod tests {
         assert_eq!(header(&[2, 258]), [0, 0, 0x08, 2, 0, 0, 0, 2, 0, 0, 1, 2]);
     }
 
+    /// A read failure of a gzip stream that says the data is damaged is a gzip error; any other
+    /// failure, and every failure of a raw file, is an I/O error.
+    #[test]
+    fn read_failures_are_gzip_errors_only_for_a_damaged_gzip_stream() {
+        let path = Path::new("x");
+        let fail = |encoding, kind| {
+            Decoder::new(path, encoding, 0).read_error(io::Error::new(kind, "failed"))
+        };
+        for kind in [
+            io::ErrorKind::InvalidData,
+            io::ErrorKind::InvalidInput,
+            io::ErrorKind::UnexpectedEof,
+        ] {
+            assert!(
+                matches!(fail(Encoding::Gzip, kind), Error::Gzip { .. }),
+                "{kind:?}"
+            );
+            assert!(
+                matches!(fail(Encoding::Raw, kind), Error::Io { .. }),
+                "{kind:?}"
+            );
+        }
+        let other = io::ErrorKind::PermissionDenied;
+        assert!(matches!(fail(Encoding::Gzip, other), Error::Io { .. }));
+        assert!(matches!(fail(Encoding::Raw, other), Error::Io { .. }));
+    }
+
     #[test]
     fn every_defined_dtype_has_a_name() {
         for code in [0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E] {
