@@ -379,6 +379,40 @@ mod tests {
         assert!(matches!(fail(Encoding::Raw, other), Error::Io { .. }));
     }
 
+    /// A reader that replays a script of results, then reports the end of its stream.
+    struct Script(Vec<io::Result<Vec<u8>>>);
+
+    impl Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Ok(0);
+            }
+            let bytes = self.0.remove(0)?;
+            buf[..bytes.len()].copy_from_slice(&bytes);
+            Ok(bytes.len())
+        }
+    }
+
+    /// A read interrupted by a signal (`EINTR`) is tried again, as `Read::read_exact` does; any
+    /// other failure ends the read with that error; the end of the stream ends it short.
+    #[test]
+    fn read_full_retries_an_interrupted_read_and_stops_at_the_end() {
+        let interrupted = || Err(io::Error::from(io::ErrorKind::Interrupted));
+        let mut buf = [0; 4];
+        let mut reader = Script(vec![
+            interrupted(),
+            Ok(vec![1, 2]),
+            interrupted(),
+            Ok(vec![3]),
+        ]);
+        assert_eq!(read_full(&mut reader, &mut buf).unwrap(), 3);
+        assert_eq!(buf, [1, 2, 3, 0]);
+        let broken = io::Error::from(io::ErrorKind::BrokenPipe);
+        let mut reader = Script(vec![Ok(vec![9]), Err(broken)]);
+        let err = read_full(&mut reader, &mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+    }
+
     #[test]
     fn every_defined_dtype_has_a_name() {
         for code in [0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E] {
