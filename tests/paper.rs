@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use distill::checkpoint;
-use distill::data::default_data_dir;
+use distill::data::{default_data_dir, DataSource};
 use distill::paper::{run, PaperConfig, MODELS};
 use distill::train::{Progress, Stop};
 use distill::Error;
@@ -15,7 +15,7 @@ use serde_json::Value;
 
 fn quick(out: &Path, teacher: Option<&Path>) -> PaperConfig {
     PaperConfig {
-        data_dir: default_data_dir().into(),
+        data_dir: DataSource::Dir(default_data_dir()),
         out_dir: Some(out.to_path_buf()),
         resume: false,
         quick: true,

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use distill::config::{ModelConfig, TrainConfig};
-use distill::data::default_data_dir;
+use distill::data::{default_data_dir, DataSource};
 use distill::loss::DistillLoss;
 use distill::pipeline::{run, RunConfig};
 use distill::train::{Progress, Stop};
@@ -28,7 +28,7 @@ const OUTPUTS: [&str; 10] = [
 
 fn quick(out: &Path) -> RunConfig {
     RunConfig {
-        data_dir: default_data_dir().into(),
+        data_dir: DataSource::Dir(default_data_dir()),
         out_dir: Some(out.to_path_buf()),
         resume: false,
         train: TrainConfig {

@@ -123,12 +123,6 @@ impl DataSource {
     }
 }
 
-impl From<PathBuf> for DataSource {
-    fn from(dir: PathBuf) -> Self {
-        DataSource::Dir(dir)
-    }
-}
-
 impl fmt::Display for DataSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
