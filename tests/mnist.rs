@@ -175,6 +175,30 @@ fn a_set_with_no_images_is_refused() {
 }
 
 #[test]
+fn images_with_no_rows_or_no_columns_are_refused() {
+    for (rows, cols) in [(0, 2), (3, 0), (0, 0)] {
+        let dir = tempfile::tempdir().unwrap();
+        write_set(
+            dir.path(),
+            &SplitFiles::new(6, rows, cols),
+            &SplitFiles::new(4, 3, 2),
+            false,
+        );
+        match Mnist::load(dir.path()) {
+            Err(e @ Error::BadShape { .. }) => {
+                let message = e.to_string();
+                assert!(message.contains("train-images-idx3-ubyte"), "{message}");
+                assert!(
+                    message.contains(&format!("must not be empty, found {rows}x{cols}")),
+                    "{message}"
+                );
+            }
+            other => panic!("expected BadShape for {rows}x{cols} images, got {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn a_corrupt_file_inside_a_set_is_named() {
     let dir = small_set(true);
     let path = dir.path().join("train-images-idx3-ubyte.gz");
