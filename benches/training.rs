@@ -47,9 +47,10 @@ fn bench_step(c: &mut Criterion, data: &Prepared, name: &str, model: &ModelConfi
     let mut step = || {
         let z = mlp.forward(x.view(), Mode::Train);
         let loss = CrossEntropy.batch(z, &y, &indices, Part::Train);
-        mlp.backward_with(loss.dz.view(), Gradients::Overwrite);
         adam.begin_step();
-        mlp.visit_parameters(|slot, p, g| adam.update(slot, p, g));
+        mlp.backward_then_update(loss.dz.view(), Gradients::Overwrite, |slot, p, g| {
+            adam.update(slot, p, g)
+        });
         loss.total()
     };
     // Check before timing: repeated steps on one batch drive its loss down.
