@@ -166,13 +166,12 @@ fn each_finished_epoch_is_on_disk_before_the_next_begins() {
 }
 
 /// `epoch_seconds` in a state file's JSON metadata: the seconds already spent in the epoch in
-/// progress (the file is safetensors: an 8-byte little-endian header length, then the header).
+/// progress (read with the safetensors crate, which the state file's format is).
 fn saved_epoch_seconds(state: &Path) -> f64 {
     let bytes = std::fs::read(state).unwrap();
-    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
-    let scalars = header["__metadata__"]["state"].as_str().unwrap();
-    let scalars: serde_json::Value = serde_json::from_str(scalars).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let metadata = header.metadata().as_ref().expect("a state has metadata");
+    let scalars: serde_json::Value = serde_json::from_str(&metadata["state"]).unwrap();
     scalars["epoch_seconds"].as_f64().unwrap()
 }
 
@@ -184,9 +183,9 @@ fn saved_epoch_seconds(state: &Path) -> f64 {
 fn a_stop_mid_epoch_saves_the_epochs_seconds_so_far_and_a_resume_adds_to_them() {
     let config = config(600, 1);
     let (data, dir, _) = stored(&config);
-    let delay = std::time::Duration::from_millis(300);
+    let first_batch_sleeps = std::time::Duration::from_millis(300);
     let mut saved = Vec::new();
-    for delay in [delay, std::time::Duration::ZERO] {
+    for delay in [first_batch_sleeps, std::time::Duration::ZERO] {
         let stop = Stop::default();
         stop.request(2); // before the fit starts: it stops after its next batch
         let store = StateStore::new(dir.path(), &config, stop);
@@ -203,7 +202,7 @@ fn a_stop_mid_epoch_saves_the_epochs_seconds_so_far_and_a_resume_adds_to_them() 
         saved.push(saved_epoch_seconds(&store.path("x")));
     }
     assert!(
-        delay.as_secs_f64() <= saved[0] && saved[0] < saved[1],
+        first_batch_sleeps.as_secs_f64() <= saved[0] && saved[0] < saved[1],
         "{saved:?}"
     );
 }
