@@ -58,8 +58,8 @@ pub fn gemm<A: Scalar>(
         c.dim()
     );
 
-    if transpose_first(m, k, n) {
-        // Cᵀ = op(B)ᵀ·op(A)ᵀ: the same products summed in the same order for every element.
+    if alpha == A::one() && transpose_first(m, k, n) {
+        // Cᵀ = op(B)ᵀ·op(A)ᵀ: the same bits (see `transpose_first`).
         return gemm(alpha, b.t(), a.t(), beta, c.reversed_axes());
     }
     let threads = rayon::current_num_threads();
@@ -85,20 +85,25 @@ pub fn gemm<A: Scalar>(
 /// Products with fewer output columns than this keep `C = A·B` (see [`transpose_first`]).
 const TRANSPOSE_MIN_N: usize = 512;
 
-/// Whether to compute `Cᵀ = Bᵀ·Aᵀ` instead of `C = A·B`: when M is the smallest dimension and
-/// N is wide (a batch of 64 against a wide weight matrix: the forward `x·W` and the backward
-/// `dy·Wᵀ` of the teacher's and the paper's 800-wide layers).
+/// Whether to compute `Cᵀ = Bᵀ·Aᵀ` instead of `C = A·B` (when `α = 1`): when M is the
+/// smallest dimension and N is wide (a batch of 64 against a wide weight matrix: the forward
+/// `x·W` and the backward `dy·Wᵀ` of the teacher's and the paper's 800-wide layers).
 ///
 /// matrixmultiply packs B in KC×NC blocks (256 × up to 1024) and A in MC×KC blocks (64×256),
 /// so a wide weight matrix streams better as A. Measured on the Zen 3 VM (512 KiB L2 per
 /// core), 2 threads, direct time / transposed time, 64×784×N: N = 300 0.997-1.006 (each
-/// thread's B block fits in L2: equal), 600 1.04-1.05, 800 1.05-1.07, 1200 1.09-1.22;
+/// thread's B block fits in L2: equal), 600 1.04-1.05, 800 1.05-1.07, 1200 1.06-1.22;
 /// 64×1200×1200 1.08-1.15, `dy·Wᵀ` at 64×1200×1200 1.04-1.09. The `dW = xᵀ·dy` products
-/// (K = 64) are 3-6 % slower transposed and are left alone (M > K).
+/// (K = 64) are 1-7 % slower transposed and are left alone (M > K).
 ///
-/// Either way every element is `α·Σ_k A[i,k]·B[k,j] + β·C[i,j]` with the sum over the same KC
-/// blocks in the same k order (`a·b` and `b·a` are the same IEEE product), so the results are
-/// bit-identical (`transposing_the_product_changes_no_bit`); only the speed differs.
+/// **Why the bits are the same.** Each element is `α·Σ_k A[i,k]·B[k,j] + β·C[i,j]`, its sum
+/// taken over the same KC blocks in the same k order either way (`a·b` and `b·a` are the same
+/// IEEE product). What could differ is the last step of a tile: matrixmultiply finishes a full
+/// tile as `fma(α, ab, β·c)` and an edge tile as `β·c + round(α·ab)`, and transposing moves
+/// elements between full and edge tiles when the kernel is not square (f64's AVX kernel is
+/// 8×4). With `α = 1` both are `round(β·c + ab)`, so `gemm` transposes only then, which is
+/// every product the engine computes. `transposing_keeps_every_bit` checks it through `gemm`
+/// itself, at 2 threads, in f32 and f64, with edge tiles and α ≠ 1 too.
 fn transpose_first(m: usize, k: usize, n: usize) -> bool {
     m < n && m < k && n >= TRANSPOSE_MIN_N
 }
@@ -153,17 +158,18 @@ mod tests {
         Array2::from_shape_fn((rows, cols), |_| A::of(rng.gen_range(-1.0..1.0)))
     }
 
-    /// `C = A·B` and `Cᵀ = Bᵀ·Aᵀ`, each by one matrixmultiply call, agree bit for bit: over
-    /// shapes with edge tiles and several KC blocks, A and B row- or column-major, α, β.
-    fn transposed_matches_direct<A: Scalar>() {
+    /// `gemm` (which transposes where [`transpose_first`] says so, then splits over 2 threads)
+    /// against one direct matrixmultiply call, bit for bit: shapes the rule applies to, with
+    /// edge tiles in both directions and several KC blocks; A and B row- or column-major; α = 1
+    /// (transposed) and α ≠ 1 (not transposed: it would change bits in f64); β = 0, 1, 0.7.
+    fn gemm_matches_the_direct_product<A: Scalar>() {
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(17);
-        for (m, k, n) in [
-            (1, 1, 1),
-            (3, 7, 5),
-            (17, 33, 9),
-            (64, 784, 300),
-            (9, 600, 70),
-        ] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .expect("a pool");
+        for (m, k, n) in [(60, 784, 1200), (17, 300, 530), (64, 784, TRANSPOSE_MIN_N)] {
+            assert!(transpose_first(m, k, n));
             for (a_t, b_t) in [(false, false), (true, false), (false, true), (true, true)] {
                 let a = match a_t {
                     false => random::<A>(m, k, &mut rng),
@@ -174,17 +180,17 @@ mod tests {
                     true => random::<A>(n, k, &mut rng).reversed_axes(),
                 };
                 let c0 = random::<A>(m, n, &mut rng);
-                for (alpha, beta) in [(1.0, 0.0), (1.0, 1.0), (-0.5, 0.5)] {
+                for (alpha, beta) in [(1.0, 0.0), (1.0, 1.0), (1.0, 0.7), (0.3, 0.0), (0.3, 0.7)] {
                     let (alpha, beta) = (A::of(alpha), A::of(beta));
                     let mut direct = c0.clone();
                     gemm_serial(alpha, a.view(), b.view(), beta, direct.view_mut());
-                    let mut transposed = c0.clone();
-                    let ct = transposed.view_mut().reversed_axes();
-                    gemm_serial(alpha, b.t(), a.t(), beta, ct);
-                    for (x, y) in direct.iter().zip(&transposed) {
+                    let mut engine = c0.clone();
+                    pool.install(|| gemm(alpha, a.view(), b.view(), beta, engine.view_mut()));
+                    for (x, y) in direct.iter().zip(&engine) {
                         assert!(
                             x.integer_decode() == y.integer_decode(),
-                            "({m}, {k}, {n}) a_t {a_t} b_t {b_t}: direct {x:?}, transposed {y:?}"
+                            "({m}, {k}, {n}) a_t {a_t} b_t {b_t} α {alpha:?} β {beta:?}: \
+                             direct {x:?}, gemm {y:?}"
                         );
                     }
                 }
@@ -193,9 +199,9 @@ mod tests {
     }
 
     #[test]
-    fn transposing_the_product_changes_no_bit() {
-        transposed_matches_direct::<f32>();
-        transposed_matches_direct::<f64>();
+    fn transposing_keeps_every_bit() {
+        gemm_matches_the_direct_product::<f32>();
+        gemm_matches_the_direct_product::<f64>();
     }
 
     /// The batch-by-wide-weights products go through the transposed form; the `dW` ones and
@@ -210,7 +216,8 @@ mod tests {
         assert!(!transpose_first(1200, 64, 1200)); // dW₂
         assert!(!transpose_first(64, 1200, 10)); // the logits
         assert!(!transpose_first(64, 10, 1200)); // dy·W₃ᵀ, K = 10
-                                                 // The edges of the rule: M strictly the smallest, N from TRANSPOSE_MIN_N on.
+
+        // The edges of the rule: M strictly the smallest, N from TRANSPOSE_MIN_N on.
         assert!(!transpose_first(800, 1000, 800));
         assert!(!transpose_first(64, 64, 1200));
         assert!(transpose_first(64, 784, TRANSPOSE_MIN_N));

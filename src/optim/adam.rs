@@ -108,23 +108,7 @@ struct Step<A> {
     epsilon: A,
 }
 
-/// The loop of [`Step::apply_portable`] compiled as a method with one more x86-64 vector
-/// extension enabled: the same IEEE operations in the same order, on wider registers.
-#[cfg(target_arch = "x86_64")]
-macro_rules! vector_build {
-    ($name:ident, $feature:literal) => {
-        #[doc = concat!("[`apply_portable`](Self::apply_portable) compiled with `", $feature, "` enabled.")]
-        ///
-        /// # Safety
-        #[doc = concat!("The CPU must support `", $feature, "`.")]
-        #[target_feature(enable = $feature)]
-        unsafe fn $name(&self, param: &mut [A], grad: &[A], m: &mut [A], v: &mut [A]) {
-            self.apply_portable(param, grad, m, v);
-        }
-    };
-}
-
-/// One vector build of the loop: `Step::apply_avx512` or `Step::apply_avx`.
+/// A vector build of the loop: `Step::apply_avx512` or `Step::apply_avx`.
 #[cfg(target_arch = "x86_64")]
 type VectorBuild<A> = unsafe fn(&Step<A>, &mut [A], &[A], &mut [A], &mut [A]);
 
@@ -139,29 +123,42 @@ impl<A: Scalar> Step<A> {
     /// give bit-identical results.
     fn apply(&self, param: &mut [A], grad: &[A], m: &mut [A], v: &mut [A]) {
         #[cfg(target_arch = "x86_64")]
-        if let Some(build) = Self::widest_build() {
-            // SAFETY: `widest_build` only returns a build whose extension the CPU has.
+        if let Some((_, build)) = Self::vector_builds().next() {
+            // SAFETY: `vector_builds` only yields builds whose extension the CPU has.
             return unsafe { build(self, param, grad, m, v) };
         }
         self.apply_portable(param, grad, m, v);
     }
 
-    /// The widest vector build this CPU runs, if any (the detection is cached by `std`).
+    /// The vector builds this CPU runs, widest first (the detection is cached by `std`).
     #[cfg(target_arch = "x86_64")]
-    fn widest_build() -> Option<VectorBuild<A>> {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            Some(Self::apply_avx512)
-        } else if std::arch::is_x86_feature_detected!("avx") {
-            Some(Self::apply_avx)
-        } else {
-            None
-        }
+    fn vector_builds() -> impl Iterator<Item = (&'static str, VectorBuild<A>)> {
+        use std::arch::is_x86_feature_detected as has;
+        let avx512 = has!("avx512f").then_some(("avx512f", Self::apply_avx512 as VectorBuild<A>));
+        let avx = has!("avx").then_some(("avx", Self::apply_avx as VectorBuild<A>));
+        avx512.into_iter().chain(avx)
     }
 
+    /// [`apply_portable`](Self::apply_portable) compiled with AVX-512F (and the extensions it
+    /// implies) enabled: the same IEEE operations in the same order, 16 f32 lanes.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
     #[cfg(target_arch = "x86_64")]
-    vector_build!(apply_avx512, "avx512f");
+    #[target_feature(enable = "avx512f")]
+    unsafe fn apply_avx512(&self, param: &mut [A], grad: &[A], m: &mut [A], v: &mut [A]) {
+        self.apply_portable(param, grad, m, v);
+    }
+
+    /// [`apply_portable`](Self::apply_portable) compiled with AVX enabled: 8 f32 lanes.
+    ///
+    /// # Safety
+    /// The CPU must support AVX.
     #[cfg(target_arch = "x86_64")]
-    vector_build!(apply_avx, "avx");
+    #[target_feature(enable = "avx")]
+    unsafe fn apply_avx(&self, param: &mut [A], grad: &[A], m: &mut [A], v: &mut [A]) {
+        self.apply_portable(param, grad, m, v);
+    }
 
     #[inline(always)]
     fn apply_portable(&self, param: &mut [A], grad: &[A], m: &mut [A], v: &mut [A]) {
@@ -378,35 +375,18 @@ mod tests {
             .collect()
     }
 
-    /// Every vector build of the loop this CPU can run (none off x86-64).
-    fn vector_builds<A: Scalar>() -> Vec<(&'static str, VectorBuildFn<A>)> {
-        #[allow(unused_mut)]
-        let mut builds: Vec<(&'static str, VectorBuildFn<A>)> = Vec::new();
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                builds.push(("avx512f", |s, p, g, m, v| unsafe {
-                    s.apply_avx512(p, g, m, v)
-                }));
-            }
-            if std::arch::is_x86_feature_detected!("avx") {
-                builds.push(("avx", |s, p, g, m, v| unsafe { s.apply_avx(p, g, m, v) }));
-            }
-        }
-        builds
-    }
+    /// The fused loop as a function pointer: `Step::apply` or one of its vector builds.
+    type Loop<A> = unsafe fn(&Step<A>, &mut [A], &[A], &mut [A], &mut [A]);
 
-    /// `(step, θ, g, m, v)`, a build of the loop (each one only pushed after its extension was
-    /// detected, which is what makes the `unsafe` calls above sound).
-    type VectorBuildFn<A> = fn(&Step<A>, &mut [A], &[A], &mut [A], &mut [A]);
-
-    /// Each vector build of the fused loop (and `apply`, which dispatches to the widest) against
-    /// the portable loop, element for element, over several steps (the moments evolve), on a
-    /// length that is not a multiple of 16 lanes. The portable loop is called directly, so on a
-    /// CPU with AVX, where `apply` never takes it, both sides really run.
+    /// `apply` (which dispatches to the widest build) and, on x86-64, each vector build this
+    /// CPU runs, against the portable loop, element for element, over several steps (the
+    /// moments evolve), on a length that is not a multiple of 16 lanes. The portable loop is
+    /// called directly, so on a CPU with AVX, where `apply` never takes it, both sides really
+    /// run.
     fn vector_builds_match_portable<A: Scalar>() {
-        let apply: VectorBuildFn<A> = |s, p, g, m, v| s.apply(p, g, m, v);
-        let builds = vector_builds::<A>().into_iter().chain([("apply", apply)]);
+        let mut builds: Vec<(&str, Loop<A>)> = vec![("apply", Step::<A>::apply)];
+        #[cfg(target_arch = "x86_64")]
+        builds.extend(Step::<A>::vector_builds());
         for (name, build) in builds {
             use rand::SeedableRng;
             let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(512);
@@ -424,7 +404,9 @@ mod tests {
                 let (p, m, v) = &mut portable;
                 adam.step.apply_portable(p, &g, m, v);
                 let (p, m, v) = &mut fast;
-                build(&adam.step, p, &g, m, v);
+                // SAFETY: `apply` is safe; `vector_builds` only yields builds whose extension
+                // the CPU has.
+                unsafe { build(&adam.step, p, &g, m, v) };
                 for (what, a, b) in [
                     ("θ", &portable.0, &fast.0),
                     ("m", &portable.1, &fast.1),
@@ -454,9 +436,8 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     fn apply_takes_a_vector_build_when_the_cpu_has_avx() {
         let avx = std::arch::is_x86_feature_detected!("avx");
-        assert_eq!(Step::<f32>::widest_build().is_some(), avx);
-        assert_eq!(Step::<f64>::widest_build().is_some(), avx);
-        assert_eq!(vector_builds::<f32>().is_empty(), !avx);
+        assert_eq!(Step::<f32>::vector_builds().next().is_some(), avx);
+        assert_eq!(Step::<f64>::vector_builds().next().is_some(), avx);
     }
 
     #[test]
