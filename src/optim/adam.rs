@@ -108,9 +108,10 @@ struct Step<A> {
     epsilon: A,
 }
 
-/// A vector build of the loop: `Step::apply_avx512` or `Step::apply_avx`.
-#[cfg(target_arch = "x86_64")]
-type VectorBuild<A> = unsafe fn(&Step<A>, &mut [A], &[A], &mut [A], &mut [A]);
+/// The fused loop as a function pointer: a vector build (`Step::apply_avx512`,
+/// `Step::apply_avx`), or in the tests `Step::apply` itself.
+#[cfg(any(target_arch = "x86_64", test))]
+type Loop<A> = unsafe fn(&Step<A>, &mut [A], &[A], &mut [A], &mut [A]);
 
 impl<A: Scalar> Step<A> {
     /// The fused element-wise update of one chunk: one read of `g`, one read-write of `θ, m, v`.
@@ -132,10 +133,10 @@ impl<A: Scalar> Step<A> {
 
     /// The vector builds this CPU runs, widest first (the detection is cached by `std`).
     #[cfg(target_arch = "x86_64")]
-    fn vector_builds() -> impl Iterator<Item = (&'static str, VectorBuild<A>)> {
+    fn vector_builds() -> impl Iterator<Item = (&'static str, Loop<A>)> {
         use std::arch::is_x86_feature_detected as has;
-        let avx512 = has!("avx512f").then_some(("avx512f", Self::apply_avx512 as VectorBuild<A>));
-        let avx = has!("avx").then_some(("avx", Self::apply_avx as VectorBuild<A>));
+        let avx512 = has!("avx512f").then_some(("avx512f", Self::apply_avx512 as Loop<A>));
+        let avx = has!("avx").then_some(("avx", Self::apply_avx as Loop<A>));
         avx512.into_iter().chain(avx)
     }
 
@@ -374,9 +375,6 @@ mod tests {
             })
             .collect()
     }
-
-    /// The fused loop as a function pointer: `Step::apply` or one of its vector builds.
-    type Loop<A> = unsafe fn(&Step<A>, &mut [A], &[A], &mut [A], &mut [A]);
 
     /// `apply` (which dispatches to the widest build) and, on x86-64, each vector build this
     /// CPU runs, against the portable loop, element for element, over several steps (the
