@@ -175,6 +175,26 @@ mod tests {
     }
 
     #[test]
+    fn rates_are_percentages_of_each_splits_own_size() {
+        let s = ShiftSearch {
+            classes: vec![3],
+            chosen: 0.0,
+            chosen_on: "validation".to_string(),
+            validation_errors_at_chosen: 0,
+            test_errors_at_chosen: 2,
+            paper_shift: 1.0,
+            test_errors_at_paper_shift: 5,
+            deltas: vec![0.0, 1.0],
+            validation_errors: vec![0, 3],
+            test_errors: vec![2, 5],
+            validation_examples: 4,
+            test_examples: 8,
+        };
+        // 100 · errors / examples, each split over its own count.
+        assert_eq!(s.rates(), (vec![0.0, 75.0], vec![25.0, 62.5]));
+    }
+
+    #[test]
     fn ties_go_to_the_smallest_shift() {
         let z = array![[5.0f32, 0.0]];
         let s = search(

@@ -364,3 +364,123 @@ pub fn markdown(summary: &Summary) -> String {
     }
     md
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(values: &[f64]) -> Stats {
+        Stats::of(values).expect("values")
+    }
+
+    fn cell(hidden: usize, temperature: f64, alpha: f64, errors: &[f64]) -> DistilledCell {
+        DistilledCell {
+            student_hidden: vec![hidden],
+            temperature,
+            alpha,
+            soft_scale: SoftScale::TSquared,
+            seeds: (1..=errors.len() as u64).collect(),
+            test_errors: stats(errors),
+            minus_scratch: None,
+        }
+    }
+
+    /// Two shapes (30: 50 errors from scratch, 60: 40), T ∈ {1, 2}, α ∈ {0.1, 0.5}; the cells
+    /// in the order `summarise` makes them (shape, then T, then α).
+    fn summary() -> Summary {
+        let scratch = |hidden: usize, errors: &[f64]| ScratchCell {
+            student_hidden: vec![hidden],
+            seeds: (1..=errors.len() as u64).collect(),
+            test_errors: stats(errors),
+        };
+        Summary {
+            jobs: 9,
+            complete: 8,
+            missing: vec!["distilled-60-T2".to_string()],
+            teachers: vec![SeedErrors {
+                seed: 1,
+                test_errors: 100,
+            }],
+            scratch: vec![scratch(30, &[49.0, 51.0]), scratch(60, &[40.0])],
+            distilled: vec![
+                cell(30, 1.0, 0.1, &[45.0, 47.0]),
+                cell(30, 1.0, 0.5, &[48.0]),
+                cell(30, 2.0, 0.1, &[44.0]),
+                cell(60, 1.0, 0.1, &[38.0]),
+            ],
+        }
+    }
+
+    #[test]
+    fn temperature_series_are_one_per_shape_alpha_and_scale_over_t() {
+        let line = |name: &str, points: &[(f64, f64, f64)], baseline: f64| TemperatureSeries {
+            name: name.to_string(),
+            points: points.to_vec(),
+            baseline: Some(baseline), // the shape's scratch mean
+        };
+        // (T, mean, sd over seeds); one seed has no sd and gets no bar.
+        assert_eq!(
+            temperature_series(&summary()),
+            [
+                line(
+                    "30 α 0.1 t-squared",
+                    &[(1.0, 46.0, 2f64.sqrt()), (2.0, 44.0, 0.0)],
+                    50.0
+                ),
+                line("30 α 0.5 t-squared", &[(1.0, 48.0, 0.0)], 50.0),
+                line("60 α 0.1 t-squared", &[(1.0, 38.0, 0.0)], 40.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn heatmaps_are_one_panel_per_alpha_and_scale_with_t_across_and_shapes_down() {
+        let labels = |v: &[&str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
+        assert_eq!(
+            heatmaps(&summary()),
+            [
+                Heatmap {
+                    title: "α 0.1, scale t-squared".to_string(),
+                    columns: labels(&["1", "2"]),
+                    rows: labels(&["30", "60"]),
+                    cells: vec![(0, 0, 46.0), (1, 0, 44.0), (0, 1, 38.0)],
+                },
+                Heatmap {
+                    title: "α 0.5, scale t-squared".to_string(),
+                    columns: labels(&["1"]),
+                    rows: labels(&["30"]),
+                    cells: vec![(0, 0, 48.0)],
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn markdown_shows_missing_jobs_teachers_and_plots_only_when_there_are_some() {
+        let full = markdown(&summary());
+        assert!(full.contains("8 of 9 jobs complete."), "{full}");
+        assert!(
+            full.contains("Missing (not in the statistics): distilled-60-T2."),
+            "{full}"
+        );
+        assert!(
+            full.contains("## Teachers\n\n| seed | test errors |\n|---:|---:|\n| 1 | 100 |\n"),
+            "{full}"
+        );
+        assert!(full.contains("![heatmap](heatmap.png)"), "{full}");
+
+        let bare = markdown(&Summary {
+            missing: vec![],
+            teachers: vec![],
+            ..summary()
+        });
+        assert!(!bare.contains("Missing"), "{bare}");
+        assert!(!bare.contains("## Teachers"), "{bare}");
+        assert!(bare.contains("| 30 | 2 | 50.0 | 1.4 | 49 | 51 |"), "{bare}");
+        let no_cells = markdown(&Summary {
+            distilled: vec![],
+            ..summary()
+        });
+        assert!(!no_cells.contains("!["), "no plots to show: {no_cells}");
+    }
+}
