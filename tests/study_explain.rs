@@ -289,3 +289,62 @@ fn fresh_models_say_so() {
     assert!(e.teacher.contains("freshly initialised"), "{}", e.teacher);
     assert!(e.to_string().contains("freshly initialised"));
 }
+
+#[test]
+fn the_sweep_prints_each_norm_with_norm_digits_significant_digits() {
+    let e = run(
+        &[0, 5],
+        loss(0.1, 10.0, SoftScale::One),
+        &[1.0, 20.0],
+        &[10.0],
+    );
+    let text = e.to_string();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip_while(|l| !l.contains("‖hard‖"))
+        .skip(1)
+        .take(e.sweep.len())
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    for (r, row) in e.sweep.iter().zip(&rows) {
+        assert_eq!(row[0].parse::<f64>().unwrap(), r.temperature, "{row:?}");
+        for (printed, value) in
+            row[1..4]
+                .iter()
+                .zip([r.hard_norm, r.soft_norm_one, r.soft_norm_t_squared])
+        {
+            let mantissa = printed.split('e').next().unwrap();
+            let digits = mantissa.chars().filter(char::is_ascii_digit).count();
+            assert_eq!(digits, NORM_DIGITS, "{printed} in {row:?}");
+            let back: f64 = printed.parse().unwrap();
+            assert!(
+                (back - value).abs() <= half_printed_unit(value) * (1.0 + 1e-12),
+                "{printed} vs {value}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_limits_relative_error_does_not_depend_on_the_batch() {
+    // Both T²·∂KL/∂z_s and (z_s − z_t)/(N·B) carry 1/B, so a row repeated B times has the
+    // relative error of the row alone, while the norms themselves change.
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+    let (z_t, z_s) = (
+        Array2::from_shape_fn((1, 10), |_| rng.gen_range(-3.0..3.0)),
+        Array2::from_shape_fn((1, 10), |_| rng.gen_range(-3.0..3.0)),
+    );
+    let repeat = |z: &Array2<f64>| z.broadcast((3, 10)).unwrap().to_owned();
+    for t in [10.0, 100.0] {
+        let one = logit_matching(z_t.view(), z_s.view(), t);
+        let three = logit_matching(repeat(&z_t).view(), repeat(&z_s).view(), t);
+        assert!(
+            one.relative_error > 0.0 && one.relative_error < 1.0,
+            "{one:?}"
+        );
+        assert!(
+            (one.relative_error - three.relative_error).abs() <= 1e-12 * one.relative_error,
+            "{one:?} vs {three:?}"
+        );
+    }
+}

@@ -487,3 +487,35 @@ impl fmt::Display for Explanation {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `vector` as text.
+    struct Row<'a>(&'a [f64]);
+
+    impl fmt::Display for Row<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            vector(f, "v", self.0, "formula")
+        }
+    }
+
+    #[test]
+    fn a_vector_prints_fixed_in_the_readable_range_and_scientific_outside_it() {
+        let fixed = [0.0, 1e-3, -1e-3, 0.5, 999.99];
+        let scientific = [9.99e-4, -9.99e-4, 1e3, -1e3, 1e-9, f64::INFINITY];
+        let text = Row(&[fixed.as_slice(), &scientific].concat()).to_string();
+        let tokens: Vec<&str> = text.split_whitespace().collect();
+        assert_eq!((tokens[0], tokens[tokens.len() - 1]), ("v", "formula"));
+        let (got_fixed, got_scientific) = tokens[1..tokens.len() - 1].split_at(fixed.len());
+        assert_eq!(
+            got_fixed,
+            ["0.0000", "0.0010", "-0.0010", "0.5000", "999.9900"]
+        );
+        assert_eq!(
+            got_scientific,
+            ["9.99e-4", "-9.99e-4", "1.00e3", "-1.00e3", "1.00e-9", "inf"]
+        );
+    }
+}
