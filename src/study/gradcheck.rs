@@ -566,3 +566,19 @@ fn mlp_problem<A: Scalar>(seed: u64, sizes: &[usize], p: f64, p_in: f64, mode: M
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mlp_problem_has_its_own_nonzero_biases_in_every_layer() {
+        // θ in slot order: W₀ (4·3), b₀ (3), W₁ (3·2), b₁ (2). Zero biases would leave the
+        // ReLU masks and the bias gradients checked only at the initialisation's special point.
+        let problem = mlp_problem::<f64>(7, &[4, 3, 2], 0.0, 0.0, Mode::Train);
+        assert_eq!(problem.x.len(), 23);
+        let (b0, b1) = (&problem.x[12..15], &problem.x[21..23]);
+        assert!(b0.iter().chain(b1).all(|&b| b != 0.0), "{b0:?} {b1:?}");
+        assert_ne!(b1, &b0[..2], "each layer draws its own biases");
+    }
+}
