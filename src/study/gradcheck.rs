@@ -572,6 +572,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_relu_problem_keeps_every_input_a_thousandth_from_the_kink() {
+        // Central differences straddling 0 would see the kink, not the derivative.
+        for seed in 0..200 {
+            let x = relu_problem::<f64>(seed).x;
+            assert!(x.iter().all(|v| v.abs() >= 1e-3), "seed {seed}: {x:?}");
+            assert!(x.iter().any(|&v| v > 0.0) && x.iter().any(|&v| v < 0.0));
+        }
+    }
+
+    #[test]
     fn the_mlp_problem_has_its_own_nonzero_biases_in_every_layer() {
         // θ in slot order: W₀ (4·3), b₀ (3), W₁ (3·2), b₁ (2). Zero biases would leave the
         // ReLU masks and the bias gradients checked only at the initialisation's special point.
