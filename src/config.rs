@@ -346,6 +346,31 @@ mod tests {
         }
     }
 
+    fn regularised() -> TrainConfig {
+        TrainConfig {
+            epochs: 7,
+            regularisation: Regularisation {
+                input_dropout: 0.2,
+                max_norm: Some(3.5),
+                jitter: 2,
+            },
+            ..TrainConfig::default()
+        }
+    }
+
+    #[test]
+    fn unregularised_turns_every_regulariser_off_and_keeps_the_rest() {
+        let students = regularised().unregularised();
+        assert!(students.regularisation.is_off());
+        assert_eq!(
+            students,
+            TrainConfig {
+                epochs: 7,
+                ..TrainConfig::default()
+            }
+        );
+    }
+
     #[test]
     fn defaults_are_the_notebooks_and_valid() {
         let c = TrainConfig::default();
@@ -366,10 +391,10 @@ mod tests {
         assert!(json.get("lr_schedule").is_none() && json.get("regularisation").is_none());
         let on = TrainConfig {
             lr_schedule: LrSchedule::Cosine,
-            ..TrainConfig::default()
+            ..regularised()
         };
         let back: TrainConfig = serde_json::from_value(serde_json::to_value(&on).unwrap()).unwrap();
-        assert_eq!(back, on);
+        assert_eq!(back, on, "a schedule and regularisers that are on are kept");
     }
 
     #[test]
