@@ -23,6 +23,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{flock, FlockOperation};
+use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 
@@ -61,15 +62,8 @@ impl FolderLock {
                 .truncate(false)
                 .open(&path)
                 .map_err(|e| Error::io(&path, e))?;
-            match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => {}
-                Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
-                    return Err(Error::Locked {
-                        dir: dir.to_path_buf(),
-                        pid: read_pid(&mut file),
-                    });
-                }
-                Err(e) => return Err(Error::io(&path, e.into())),
+            if let Err(e) = flock(&file, FlockOperation::NonBlockingLockExclusive) {
+                return Err(refusal(e, dir, &path, &mut file));
             }
             if !names_same_file(&path, &file) {
                 continue; // a releasing writer removed it after we opened it: start again
@@ -112,6 +106,20 @@ impl Drop for FolderLock {
         // Remove first, while still holding the lock, so no one locks a file we then delete.
         let _ = fs::remove_file(&self.path);
         let _ = flock(&self.file, FlockOperation::Unlock);
+    }
+}
+
+/// Why a non-blocking exclusive `flock` failed: another process holds the lock
+/// (`EWOULDBLOCK`: [`Error::Locked`], with the pid its file holds), or anything else, an I/O
+/// error naming the lock file (e.g. `ENOLCK` where the file system has no locks).
+fn refusal(e: Errno, dir: &Path, path: &Path, file: &mut File) -> Error {
+    if e == Errno::WOULDBLOCK {
+        Error::Locked {
+            dir: dir.to_path_buf(),
+            pid: read_pid(file),
+        }
+    } else {
+        Error::io(path, e.into())
     }
 }
 
@@ -174,6 +182,24 @@ mod tests {
         assert_eq!(lock.taken_over(), Some(999_999_999));
         let text = fs::read_to_string(lock.path()).unwrap();
         assert_eq!(text, format!("{}\n", std::process::id()));
+    }
+
+    #[test]
+    fn only_a_lock_held_elsewhere_is_reported_as_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        fs::write(&path, "4242\n").unwrap();
+        let mut file = File::open(&path).unwrap();
+        match refusal(Errno::WOULDBLOCK, dir.path(), &path, &mut file) {
+            Error::Locked { dir: d, pid } => {
+                assert_eq!((d.as_path(), pid), (dir.path(), Some(4242)))
+            }
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        match refusal(Errno::NOLCK, dir.path(), &path, &mut file) {
+            Error::Io { path: p, .. } => assert_eq!(p, path),
+            other => panic!("expected Io, got {other:?}"),
+        }
     }
 
     #[test]
