@@ -203,6 +203,19 @@ mod tests {
     }
 
     #[test]
+    fn a_path_names_an_open_file_only_until_it_is_removed_or_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        fs::write(&path, "").unwrap();
+        let file = File::open(&path).unwrap();
+        assert!(names_same_file(&path, &file));
+        fs::remove_file(&path).unwrap();
+        assert!(!names_same_file(&path, &file), "removed");
+        fs::write(&path, "").unwrap(); // same device, another inode
+        assert!(!names_same_file(&path, &file), "replaced");
+    }
+
+    #[test]
     fn a_missing_folder_is_an_io_error_naming_the_lock_file() {
         let dir = tempfile::tempdir().unwrap();
         match FolderLock::acquire(&dir.path().join("absent")) {

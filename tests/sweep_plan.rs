@@ -297,6 +297,28 @@ fn the_slurm_flags_set_the_sbatch_lines_and_default_to_four_hours_and_one_cpu() 
     }
 }
 
+#[test]
+fn a_reused_teacher_plans_no_teacher_jobs_and_submits_the_students_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("sweep");
+    let teacher = tmp.path().join("teacher.safetensors"); // the plan resolves it; jobs read it
+    fs::write(&teacher, b"").unwrap();
+    plan(&dir, &["--teacher", teacher.to_str().unwrap()]);
+    let p = Plan::load(&dir).unwrap();
+    assert!(p.jobs.iter().all(|j| j.kind != JobKind::Teacher));
+    assert_eq!(
+        fs::read_to_string(dir.join("jobs.teachers.txt")).unwrap(),
+        ""
+    );
+    let submit = fs::read_to_string(dir.join("slurm/submit.sh")).unwrap();
+    assert!(!submit.contains("teachers.sbatch"), "{submit}");
+    assert!(!submit.contains("--dependency"), "{submit}");
+    assert!(
+        submit.contains("students=$(sbatch --parsable slurm/students.sbatch)\n"),
+        "{submit}"
+    );
+}
+
 /// A result as a finished job writes it, with only `test_errors` mattering here.
 fn fake_result(dir: &Path, id: &str, kind: JobKind, test_errors: usize) {
     let job_dir = dir.join("jobs").join(id);
@@ -356,6 +378,20 @@ fn report_statistics_equal_hand_computed_values_and_name_what_is_missing() {
             None => missing.push(job.id.clone()),
         }
     }
+    // Seed 3's teacher left a result without its checkpoint (a folder someone emptied): that
+    // is not a complete job either.
+    let teacher_3 = p
+        .jobs
+        .iter()
+        .find(|j| j.kind == JobKind::Teacher && j.config.train.seed == 3)
+        .unwrap();
+    fake_result(&dir, &teacher_3.id, JobKind::Teacher, 0);
+    fs::remove_file(
+        dir.join("jobs")
+            .join(&teacher_3.id)
+            .join("teacher.safetensors"),
+    )
+    .unwrap();
     let stdout = ok(&["sweep", "report", dir.to_str().unwrap()]);
     assert!(stdout.contains(&format!(
         "{} of {} jobs complete",
