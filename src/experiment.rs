@@ -307,3 +307,21 @@ pub fn versions() -> BTreeMap<String, String> {
 pub fn json(value: &impl Serialize) -> String {
     serde_json::to_string(value).expect("configs are plain data and always serialise")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_run_seed_gives_its_students_their_own_start_apart_from_the_teachers() {
+        let seeds = [0, 1, 2, 42, u64::MAX];
+        let students: Vec<u64> = seeds.iter().map(|&s| student_seed(s)).collect();
+        for (i, (&s, &t)) in seeds.iter().zip(&students).enumerate() {
+            assert_ne!(t, s, "the teacher of seed {s} starts from seed {s}");
+            assert!(
+                !students[..i].contains(&t),
+                "seeds share a student start: {students:?}"
+            );
+        }
+    }
+}

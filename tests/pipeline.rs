@@ -77,6 +77,14 @@ fn a_quick_run_writes_everything_and_eval_agrees_with_the_report() {
     for key in ["config", "data", "models", "versions"] {
         assert!(report.get(key).is_some(), "report.json lacks {key}");
     }
+    // What produced it: the program's version, the platform and the threads it ran on.
+    assert_eq!(report["versions"]["distill"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(report["versions"]["os"], std::env::consts::OS);
+    assert_eq!(report["versions"]["arch"], std::env::consts::ARCH);
+    assert_eq!(
+        report["versions"]["threads"],
+        rayon::current_num_threads().to_string()
+    );
     assert_eq!(report["config"]["train"]["seed"], 42);
     assert_eq!(report["data"]["train"], 2700);
     assert_eq!(report["data"]["validation"], 300);
@@ -114,7 +122,15 @@ fn a_quick_run_writes_everything_and_eval_agrees_with_the_report() {
             m["test_errors"].as_u64().unwrap()
         );
 
-        let eval = eval_json(&out.join(format!("{name}.safetensors")));
+        let checkpoint = out.join(format!("{name}.safetensors"));
+        let saved = &distill::checkpoint::load(&checkpoint).unwrap().metadata["config"];
+        let saved: Value = serde_json::from_str(saved).unwrap();
+        assert_eq!(
+            saved, report["config"],
+            "{name}: the checkpoint records the run's config"
+        );
+
+        let eval = eval_json(&checkpoint);
         assert_eq!(eval["test_errors"], m["test_errors"], "{name}");
         assert_eq!(eval["auc"], m["auc"], "{name}");
         assert_eq!(eval["test_accuracy"], m["test_accuracy"], "{name}");
