@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 
 use distill::lock::FolderLock;
 use distill::report::ModelReport;
+use distill::sweep::job::{checkpoint_path, result_dir, RESULT_FILE};
 use distill::sweep::{JobKind, Plan};
 use serde_json::Value;
 
@@ -321,7 +322,7 @@ fn a_reused_teacher_plans_no_teacher_jobs_and_submits_the_students_alone() {
 
 /// A result as a finished job writes it, with only `test_errors` mattering here.
 fn fake_result(dir: &Path, id: &str, kind: JobKind, test_errors: usize) {
-    let job_dir = dir.join("jobs").join(id);
+    let job_dir = result_dir(dir, id);
     fs::create_dir_all(&job_dir).unwrap();
     let report = ModelReport {
         test_accuracy: 1.0 - test_errors as f64 / 10_000.0,
@@ -337,18 +338,11 @@ fn fake_result(dir: &Path, id: &str, kind: JobKind, test_errors: usize) {
         teacher_logits_seconds: None,
     };
     fs::write(
-        job_dir.join("result.json"),
+        job_dir.join(RESULT_FILE),
         serde_json::to_string(&report).unwrap(),
     )
     .unwrap();
-    let checkpoint = format!(
-        "{}.safetensors",
-        match kind {
-            JobKind::Teacher => "teacher",
-            JobKind::Scratch => "scratch",
-            JobKind::Distilled => "distilled",
-        }
-    );
+    let checkpoint = format!("{}.safetensors", kind.name());
     fs::write(job_dir.join(checkpoint), b"not read by the report").unwrap();
 }
 
@@ -386,12 +380,7 @@ fn report_statistics_equal_hand_computed_values_and_name_what_is_missing() {
         .find(|j| j.kind == JobKind::Teacher && j.config.train.seed == 3)
         .unwrap();
     fake_result(&dir, &teacher_3.id, JobKind::Teacher, 0);
-    fs::remove_file(
-        dir.join("jobs")
-            .join(&teacher_3.id)
-            .join("teacher.safetensors"),
-    )
-    .unwrap();
+    fs::remove_file(checkpoint_path(&dir, teacher_3)).unwrap();
     let stdout = ok(&["sweep", "report", dir.to_str().unwrap()]);
     assert!(stdout.contains(&format!(
         "{} of {} jobs complete",
